@@ -1,0 +1,34 @@
+# `make test` and `make demo` work on a fresh machine: they create .venv, install
+# kelcore and every plugin under plugins/ in editable mode (torch pinned by
+# constraints.txt), then run.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PLUGIN_PROJECTS := $(sort $(wildcard plugins/*/pyproject.toml))
+STAMP  := $(VENV)/.kelcore-installed
+DEMO_DATA := demo-data
+
+.PHONY: setup test demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt $(PLUGIN_PROJECTS)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt \
+		-e '.[test]' $(foreach p,$(PLUGIN_PROJECTS),-e ./$(dir $(p)))
+	touch $@
+
+setup: $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+demo: setup
+	$(BIN)/kelcore data demo groove $(DEMO_DATA)/groove --seed 0
+	$(BIN)/kelcore data demo deam $(DEMO_DATA)/deam --seed 0
+	$(BIN)/kelcore data demo lakh $(DEMO_DATA)/lakh --seed 0
+	$(BIN)/kelcore data demo maestro $(DEMO_DATA)/maestro --seed 0
+	$(BIN)/kelcore run examples/quickstart.toml
+
+clean:
+	rm -rf $(VENV) $(DEMO_DATA) runs

@@ -1,0 +1,95 @@
+"""ChainModel: a SequenceModel built as one chain of RTNeural-loadable layers.
+
+RTNeural runs a model as a flat chain of layers, one time step per call. A
+``ChainModel`` holds exactly that chain in ``self.layers`` (an
+``nn.ModuleList`` in order), so
+
+* ``forward`` (whole sequence, for training) and ``step`` (one time step with
+  carried state, as the plugin calls it) are derived from the same chain and
+  agree by construction;
+* an exporter writes ``self.layers`` one entry per module, in order;
+* the conformance suite can check every module is one RTNeural can load.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .api import SequenceModel
+
+#: torch modules RTNeural can load, and the activation name each one stands for.
+ACTIVATION_MODULES: dict[type[nn.Module], str] = {
+    nn.Tanh: "tanh", nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Softmax: "softmax", nn.ELU: "elu",
+}
+RECURRENT_MODULES = (nn.LSTM, nn.GRU)
+SUPPORTED_MODULES: tuple[type[nn.Module], ...] = (
+    nn.Linear, nn.LSTM, nn.GRU, nn.BatchNorm1d, nn.PReLU, *ACTIVATION_MODULES,
+)
+
+
+def unsupported_reason(module: nn.Module) -> str | None:
+    """Why RTNeural could not run ``module`` as trained, or None if it can."""
+    if not isinstance(module, SUPPORTED_MODULES):
+        return f"{type(module).__name__} is not a layer RTNeural can load"
+    if isinstance(module, RECURRENT_MODULES):
+        if module.num_layers != 1:
+            return f"{type(module).__name__} has num_layers={module.num_layers}; RTNeural needs one module per layer"
+        if module.bidirectional:
+            return f"{type(module).__name__} is bidirectional; RTNeural runs forward in time only"
+        if not module.batch_first:
+            return f"{type(module).__name__} must be batch_first=True"
+        if getattr(module, "proj_size", 0):
+            return "LSTM with proj_size is not supported by RTNeural"
+        if not module.bias:
+            return f"{type(module).__name__} without bias is not supported by RTNeural"
+    if isinstance(module, nn.Softmax) and module.dim not in (-1, None):
+        return "Softmax must act on the last (feature) dimension"
+    if isinstance(module, nn.BatchNorm1d) and not module.track_running_stats:
+        return "BatchNorm1d needs track_running_stats=True (RTNeural uses running statistics)"
+    return None
+
+
+class ChainModel(SequenceModel):
+    """A SequenceModel whose network is ``self.layers``, applied in order.
+
+    Subclasses build ``self.layers`` in ``__init__`` and set the class
+    attributes of :class:`~kelcore.api.SequenceModel`.
+    """
+
+    layers: nn.ModuleList
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, _ = x.shape
+        for layer in self.layers:
+            if isinstance(layer, RECURRENT_MODULES):
+                x, _ = layer(x)
+            elif isinstance(layer, nn.BatchNorm1d):
+                x = layer(x.reshape(batch * steps, -1)).reshape(batch, steps, -1)
+            else:
+                x = layer(x)
+        return x
+
+    def initial_state(self, batch_size: int = 1) -> list[Any]:
+        state: list[Any] = []
+        for layer in self.layers:
+            if isinstance(layer, nn.LSTM):
+                zeros = torch.zeros(1, batch_size, layer.hidden_size)
+                state.append((zeros, zeros.clone()))
+            elif isinstance(layer, nn.GRU):
+                state.append(torch.zeros(1, batch_size, layer.hidden_size))
+            else:
+                state.append(None)
+        return state
+
+    def step(self, x: torch.Tensor, state: list[Any]) -> tuple[torch.Tensor, list[Any]]:
+        new_state: list[Any] = []
+        for layer, layer_state in zip(self.layers, state):
+            if isinstance(layer, RECURRENT_MODULES):
+                out, layer_state = layer(x.unsqueeze(1), layer_state)
+                x = out.squeeze(1)
+            else:
+                x = layer(x)
+            new_state.append(layer_state)
+        return x, new_state

@@ -1,0 +1,200 @@
+"""Entry-point loading, isolation of broken plugins, and the component registry.
+
+Each entry point of the group ``kelcore`` is imported on its own: a plugin
+that raises is recorded with its error and every command keeps working
+(``KELCORE_STRICT_PLUGINS=1`` makes it fatal). ``KELCORE_LOAD_PLUGINS`` is a
+comma-separated allow-list of entry-point or distribution names (set but empty:
+no external plugin). Built-in components register after external plugins.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "kelcore"
+KINDS = ("datasets", "models", "trainers", "exporters", "commands")
+BUILTIN_MODULES = ("kelcore.training.default", "kelcore.builtin_commands")
+BUILTIN_DIST = "kelcore (built-in)"
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or registered something invalid."""
+
+
+class UnknownComponentError(LookupError):
+    """A name no installed plugin registered; the message lists the installed ones."""
+
+
+@dataclass
+class Component:
+    """One registered thing: a model, dataset, trainer, exporter or command."""
+
+    kind: str
+    name: str
+    obj: Any
+    distribution: str
+    version: str
+
+
+@dataclass
+class PluginInfo:
+    """What ``kelcore plugins`` shows for one entry point."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    hooks: list[str] = field(default_factory=list)
+    components: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Registry:
+    """All components of all loaded plugins, by kind and name."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
+        self.plugins: list[PluginInfo] = []
+        self.conflicts: dict[tuple[str, str], str] = {}
+
+    def add(self, component: Component) -> None:
+        existing = self.components[component.kind].get(component.name)
+        if existing is not None:
+            message = (
+                f"{component.kind[:-1]} name {component.name!r} is registered twice: by "
+                f"{existing.distribution} {existing.version} and by "
+                f"{component.distribution} {component.version}; uninstall one of them"
+            )
+            self.conflicts[(component.kind, component.name)] = message
+            raise PluginError(message)
+        self.components[component.kind][component.name] = component
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.components[kind])
+
+    def get(self, kind: str, name: str) -> Component:
+        """The component ``name`` of ``kind``; raises with the installed names and a suggestion."""
+        if (kind, name) in self.conflicts:
+            raise PluginError(self.conflicts[(kind, name)])
+        try:
+            return self.components[kind][name]
+        except KeyError:
+            raise UnknownComponentError(unknown_name_message(kind, name, self.names(kind))) from None
+
+    @property
+    def load_errors(self) -> list[PluginInfo]:
+        return [p for p in self.plugins if p.error]
+
+
+def unknown_name_message(kind: str, name: str, installed: list[str]) -> str:
+    """``unknown model 'grove'; installed: a, b; did you mean 'groove'?``"""
+    singular = kind[:-1]
+    message = f"unknown {singular} {name!r}; installed: {', '.join(installed) or 'none'}"
+    close = difflib.get_close_matches(name, installed, n=1)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    return message
+
+
+def _allow_list() -> set[str] | None:
+    raw = os.environ.get("KELCORE_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _strict() -> bool:
+    return os.environ.get("KELCORE_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+
+
+def _make_manager() -> pluggy.PluginManager:
+    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+def _collect(manager: pluggy.PluginManager, module: Any, info: PluginInfo, registry: Registry) -> None:
+    """Call each hook of one plugin with a ``register`` bound to its distribution."""
+    for caller in manager.get_hookcallers(module) or []:
+        kind = caller.name.removeprefix("kelcore_register_")
+        info.hooks.append(caller.name)
+        for impl in caller.get_hookimpls():
+            if impl.plugin is not module:
+                continue
+
+            def register(name: str, obj: Any, _kind: str = kind) -> None:
+                if not isinstance(name, str) or not name:
+                    raise PluginError(f"{info.distribution}: register() needs a non-empty name, got {name!r}")
+                registry.add(Component(_kind, name, obj, info.distribution, info.version))
+                info.components.setdefault(_kind, []).append(name)
+
+            impl.function(register=register)
+
+
+def _load_module(manager: pluggy.PluginManager, registry: Registry, info: PluginInfo, load: Any) -> None:
+    try:
+        module = load()
+        manager.register(module, name=f"{info.distribution}:{info.name}")
+        manager.check_pending()
+        _collect(manager, module, info, registry)
+    except Exception as exc:  # noqa: BLE001 - isolate any plugin failure
+        info.error = f"{type(exc).__name__}: {exc}"
+        if _strict():
+            raise PluginError(
+                f"plugin {info.name!r} ({info.distribution} {info.version}) failed to load: {info.error}\n"
+                + traceback.format_exc()
+            ) from exc
+
+
+def load_registry() -> Registry:
+    """Load every allowed ``kelcore`` entry point, then the built-ins."""
+    registry = Registry()
+    manager = _make_manager()
+    allowed = _allow_list()
+    for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = entry_point.dist
+        dist_name = dist.metadata["Name"] if dist is not None else "unknown"
+        if allowed is not None and entry_point.name not in allowed and dist_name not in allowed:
+            continue
+        info = PluginInfo(
+            name=entry_point.name, distribution=dist_name,
+            version=dist.version if dist is not None else "?", module=entry_point.value,
+        )
+        registry.plugins.append(info)
+        _load_module(manager, registry, info, entry_point.load)
+    version = _kelcore_version()
+    for module_name in BUILTIN_MODULES:
+        info = PluginInfo(name=module_name, distribution=BUILTIN_DIST, version=version, module=module_name)
+        registry.plugins.append(info)
+        _load_module(manager, registry, info, lambda m=module_name: importlib.import_module(m))
+    return registry
+
+
+def _kelcore_version() -> str:
+    try:
+        return metadata.version("kelcore")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+_REGISTRY: Registry | None = None
+
+
+def get_registry(reload: bool = False) -> Registry:
+    """The process-wide registry, loaded on first use."""
+    global _REGISTRY
+    if _REGISTRY is None or reload:
+        _REGISTRY = load_registry()
+    return _REGISTRY
