@@ -1,0 +1,188 @@
+"""The core's own sub-commands, registered through the same hook plugins use."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .api import Command
+from .config import ConfigError, load_pipeline
+from .hookspecs import hookimpl
+from .plugins import KINDS, UnknownComponentError, get_registry
+from .progress import on_terminal
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+class RunCommand(Command):
+    help = "train, evaluate and export every job of a pipeline file"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("pipeline", type=Path, help="pipeline TOML file")
+        parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                            help="continue an interrupted run in RUN_DIR where it stopped")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .pipeline import RunError, check_resumable, execute, new_run_dir, summary
+        from .training.default import Interrupted
+
+        pipeline = load_pipeline(args.pipeline)
+        if args.resume:
+            check_resumable(pipeline, args.resume)
+            run_dir = args.resume
+        else:
+            run_dir = new_run_dir(pipeline)
+        print(f"run directory: {run_dir}", file=sys.stderr)
+        try:
+            records = execute(pipeline, run_dir, resume=bool(args.resume))
+        except Interrupted as stop:
+            print(f"{stop}\nresume with: kelcore run {args.pipeline} --resume {run_dir}", file=sys.stderr)
+            return 130
+        except RunError:
+            raise
+        print(summary(records))
+        print(f"report: {run_dir / 'report.json'}")
+        return 0
+
+
+class CheckConfigCommand(Command):
+    help = "validate a pipeline file without running anything"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("pipeline", type=Path, help="pipeline TOML file")
+
+    def run(self, args: argparse.Namespace) -> int:
+        pipeline = load_pipeline(args.pipeline)
+        jobs = ", ".join(f"{j.name} ({j.model_name} <- {j.dataset_name})" for j in pipeline.jobs)
+        print(f"{args.pipeline}: OK, {len(pipeline.jobs)} job(s): {jobs}")
+        return 0
+
+
+class PluginsCommand(Command):
+    help = "list installed plugins: distribution, version, hooks, components, load errors"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def run(self, args: argparse.Namespace) -> int:
+        plugins = get_registry().plugins
+        if args.json:
+            _print_json([p.to_json() for p in plugins])
+            return 0
+        for p in plugins:
+            print(f"{p.distribution} {p.version}  [{p.name} -> {p.module}]")
+            if p.hooks:
+                print(f"  hooks: {', '.join(p.hooks)}")
+            for kind, names in sorted(p.components.items()):
+                print(f"  {kind}: {', '.join(names)}")
+            if p.error:
+                print(f"  LOAD ERROR: {p.error}")
+        return 0
+
+
+def describe_options(cls: Any) -> list[dict[str, Any]]:
+    """Each option of a component: name, type, default (or required), description."""
+    fields = []
+    for name, info in cls.Options.model_fields.items():
+        annotation = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+        fields.append({
+            "name": name, "type": annotation, "required": info.is_required(),
+            "default": None if info.is_required() else info.get_default(call_default_factory=True),
+            "description": info.description or "",
+        })
+    return fields
+
+
+class ListCommand(Command):
+    help = "list registered components of one kind with their options"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("kind", choices=[k for k in KINDS if k != "commands"])
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def run(self, args: argparse.Namespace) -> int:
+        registry = get_registry()
+        rows = []
+        for name in registry.names(args.kind):
+            component = registry.get(args.kind, name)
+            rows.append({"name": name, "distribution": component.distribution, "version": component.version,
+                         "class": f"{component.obj.__module__}.{component.obj.__qualname__}",
+                         "spec": getattr(component.obj, "spec_name", None),
+                         "options": describe_options(component.obj)})
+        if args.json:
+            _print_json(rows)
+            return 0
+        if not rows:
+            print(f"no {args.kind} registered (see `kelcore plugins`)")
+        for row in rows:
+            spec = f"  C++ ModelSpec {row['spec']}" if row["spec"] else ""
+            print(f"{row['name']}  ({row['distribution']} {row['version']}){spec}")
+            for opt in row["options"]:
+                default = "required" if opt["required"] else f"default {opt['default']!r}"
+                text = f" - {opt['description']}" if opt["description"] else ""
+                print(f"    {opt['name']}: {opt['type']} ({default}){text}")
+        return 0
+
+
+class DataCommand(Command):
+    help = "dataset tools: validate a dataset folder, write a demo corpus"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="data_command", required=True, metavar="{validate,demo}")
+        validate = sub.add_parser("validate", help="count listed, usable, missing, corrupt and unlabelled tracks")
+        validate.add_argument("dataset", help="registered dataset name (see `kelcore list datasets`)")
+        validate.add_argument("--root", type=Path, required=True, help="folder the official archive was extracted to")
+        validate.add_argument("--json", action="store_true", help="machine-readable output")
+        validate.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
+                              help="extra dataset option, e.g. -o verify_checksums=true (repeatable)")
+        demo = sub.add_parser("demo", help="write a small deterministic demo corpus in the dataset's real layout")
+        demo.add_argument("dataset", help="registered dataset name")
+        demo.add_argument("path", type=Path, help="folder to write the corpus into")
+        demo.add_argument("--seed", type=int, default=0)
+
+    def run(self, args: argparse.Namespace) -> int:
+        try:
+            cls = get_registry().get("datasets", args.dataset).obj
+        except UnknownComponentError as exc:
+            print(f"kelcore data: {exc}", file=sys.stderr)
+            return 2
+        if args.data_command == "demo":
+            cls.write_demo(args.path, seed=args.seed)
+            print(f"{args.dataset}: demo corpus written to {args.path}")
+            return 0
+        return self._validate(cls, args)
+
+    @staticmethod
+    def _validate(cls: Any, args: argparse.Namespace) -> int:
+        if not args.root.is_dir():
+            print(f"kelcore data validate: {args.root}: no such folder", file=sys.stderr)
+            return 2
+        extra = dict(item.split("=", 1) for item in args.option if "=" in item)
+        dataset = cls(cls.Options(root=args.root, **extra))
+        report = dataset.validate(progress=on_terminal())
+        if args.json:
+            _print_json(report.to_json())
+        else:
+            print(f"{args.dataset} at {report.root}: {report.listed} listed, {report.usable} usable, "
+                  f"{report.missing} missing, {report.corrupt} corrupt, {report.unlabelled} unlabelled")
+            for problem in report.problems[:50]:
+                print(f"  {problem.kind}: {problem.path}: {problem.reason}")
+            if len(report.problems) > 50:
+                print(f"  ... {len(report.problems) - 50} more (use --json for all)")
+        return 0
+
+
+@hookimpl
+def kelcore_register_commands(register) -> None:
+    register("run", RunCommand())
+    register("check-config", CheckConfigCommand())
+    register("plugins", PluginsCommand())
+    register("list", ListCommand())
+    register("data", DataCommand())
+
+
+__all__ = ["ConfigError", "describe_options"]

@@ -1,0 +1,60 @@
+"""``kelcore`` command line: sub-commands come from the registry (core and plugins alike).
+
+Exit codes: 0 success, 1 the work failed (training, export, ...), 2 bad input
+(config, arguments, unknown names). Set ``KELCORE_DEBUG=1`` for tracebacks.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from pydantic import ValidationError
+
+from .config import ConfigError
+from .plugins import PluginError, UnknownComponentError, get_registry
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="kelcore", description="Train, export and prove the networks a real-time music plugin runs.")
+    parser.add_argument("--version", action="version", version=f"kelcore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = get_registry().components["commands"]
+    for name in sorted(commands):
+        command = commands[name].obj
+        child = sub.add_parser(name, help=command.help, description=command.help)
+        command.add_arguments(child)
+        child.set_defaults(_command=command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+    except PluginError as exc:  # strict mode, or a broken built-in
+        print(f"kelcore: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    try:
+        return int(args._command.run(args) or 0)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except (UnknownComponentError, ValidationError, PluginError) as exc:
+        print(f"kelcore {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kelcore: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a clear one-line error, traceback on request
+        if os.environ.get("KELCORE_DEBUG"):
+            raise
+        print(f"kelcore {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Pipeline TOML -> validated objects, in stages, with ``FILE:LINE: dotted.key: message`` errors.
+
+Stages: TOML syntax -> core schema (unknown keys are errors) -> plugin names ->
+each plugin's own ``Options`` -> cross-checks (dataset features = model input =
+C++ ModelSpec, targets, parameter count). Nothing runs until all pass. Relative
+paths in the file (``run.runs_dir`` and any path option of a plugin) are
+resolved against the file's own folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .api import Dataset, Exporter, SequenceModel, Trainer
+from .plugins import Registry, UnknownComponentError, get_registry
+from .runs import build_model, count_parameters
+from .spec import SpecError, get_spec
+
+
+class ConfigError(Exception):
+    """One or more problems in a pipeline file; ``str()`` is one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunSection(_Strict):
+    name: str = Field("run", pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    runs_dir: Path = Path("runs")
+
+
+class JobSection(_Strict):
+    model: str
+    dataset: str
+    trainer: str = "default"
+    exporters: list[str] = []
+    seed: int | None = None
+    model_options: dict[str, Any] = {}
+    dataset_options: dict[str, Any] = {}
+    trainer_options: dict[str, Any] = {}
+    exporter_options: dict[str, dict[str, Any]] = {}
+
+
+class PipelineSection(_Strict):
+    run: RunSection = RunSection()
+    jobs: dict[str, JobSection] = Field(min_length=1)
+
+
+@dataclass
+class Job:
+    """One model to train: validated plugin classes and their options."""
+
+    name: str
+    seed: int
+    model_name: str
+    model_cls: type[SequenceModel]
+    model_options: Any
+    dataset_name: str
+    dataset: Dataset
+    trainer_name: str
+    trainer: Trainer
+    exporters: dict[str, Exporter] = field(default_factory=dict)
+
+
+@dataclass
+class Pipeline:
+    """A validated pipeline file."""
+
+    path: Path
+    text: str
+    run: RunSection
+    jobs: list[Job]
+    raw: dict[str, Any]
+
+    @property
+    def config_hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+
+class KeyLines:
+    """Maps dotted keys of a TOML file to the line that defines them (tomllib keeps no positions)."""
+
+    _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+    _KEY = re.compile(r"^\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            if header := self._HEADER.match(line):
+                table = self._split(header.group(1))
+                self.lines.setdefault(table, number)
+            elif key := self._KEY.match(line):
+                self.lines.setdefault(table + self._split(key.group(1)), number)
+
+    @staticmethod
+    def _split(dotted: str) -> tuple[str, ...]:
+        parts = re.findall(r"\"[^\"]*\"|'[^']*'|[^.\s]+", dotted)
+        return tuple(p.strip("\"'") for p in parts)
+
+    def line(self, path: tuple[Any, ...]) -> int:
+        """Line of ``path`` or of its nearest defined ancestor (1 if none)."""
+        keys = tuple(str(p) for p in path)
+        for end in range(len(keys), 0, -1):
+            if keys[:end] in self.lines:
+                return self.lines[keys[:end]]
+        return 1
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+class _Problems:
+    def __init__(self, path: Path, keys: KeyLines) -> None:
+        self.path, self.keys, self.items = path, keys, []
+
+    def add(self, key: tuple[Any, ...], message: str, line: int | None = None) -> None:
+        self.items.append(f"{self.path}:{line or self.keys.line(key)}: {_dotted(key)}: {message}")
+
+    def add_validation(self, prefix: tuple[Any, ...], error: ValidationError) -> None:
+        for item in error.errors():
+            loc = prefix + tuple(item["loc"])
+            message = "unknown key (not an option here)" if item["type"] == "extra_forbidden" else item["msg"]
+            if item["type"] not in ("extra_forbidden", "missing") and "input" in item:
+                message += f" (got {item['input']!r})"
+            self.add(loc, message)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ConfigError(self.items)
+
+
+def load_pipeline(path: Path, registry: Registry | None = None) -> Pipeline:
+    """Read and validate a pipeline file; raises :class:`ConfigError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}:1: (file): cannot read: {exc.strerror or exc}"]) from None
+    raw = _parse_toml(path, text)
+    keys = KeyLines(text)
+    problems = _Problems(path, keys)
+    try:
+        section = PipelineSection.model_validate(raw)
+    except ValidationError as exc:
+        problems.add_validation((), exc)
+        problems.raise_if_any()
+    registry = registry or get_registry()
+    base = path.parent
+    run = section.run.model_copy(update={"runs_dir": _resolve(base, section.run.runs_dir)})
+    jobs = [job for name, job_section in section.jobs.items()
+            if (job := _build_job(name, job_section, run, registry, problems, base)) is not None]
+    problems.raise_if_any()
+    return Pipeline(path=path, text=text, run=run, jobs=jobs, raw=raw)
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        where = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        line, column = (where.group(1), where.group(2)) if where else ("1", "1")
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        raise ConfigError([f"{path}:{line}:{column}: (syntax): invalid TOML: {reason}"]) from None
+
+
+def _resolve(base: Path, value: Path) -> Path:
+    return value if value.is_absolute() else (base / value).resolve()
+
+
+def _options(cls: Any, values: dict[str, Any], key: tuple[Any, ...], problems: _Problems, base: Path) -> Any:
+    """Validate ``values`` with ``cls.Options``; relative Path options resolve against ``base``."""
+    try:
+        options = cls.Options(**values)
+    except ValidationError as exc:
+        problems.add_validation(key, exc)
+        return None
+    updates = {name: _resolve(base, value) for name, value in options if isinstance(value, Path)}
+    return options.model_copy(update=updates) if updates else options
+
+
+def _lookup(registry: Registry, kind: str, name: str, key: tuple[Any, ...], problems: _Problems) -> Any:
+    try:
+        return registry.get(kind, name).obj
+    except (UnknownComponentError, Exception) as exc:  # conflicts are PluginErrors
+        problems.add(key, str(exc).strip("'\""))
+        return None
+
+
+def _build_job(name: str, section: JobSection, run: RunSection, registry: Registry,
+               problems: _Problems, base: Path) -> Job | None:
+    prefix = ("jobs", name)
+    before = len(problems.items)
+    model_cls = _lookup(registry, "models", section.model, prefix + ("model",), problems)
+    dataset_cls = _lookup(registry, "datasets", section.dataset, prefix + ("dataset",), problems)
+    trainer_cls = _lookup(registry, "trainers", section.trainer, prefix + ("trainer",), problems)
+    exporter_classes = {e: _lookup(registry, "exporters", e, prefix + ("exporters",), problems)
+                        for e in section.exporters}
+    for extra in set(section.exporter_options) - set(section.exporters):
+        problems.add(prefix + ("exporter_options", extra), f"options for exporter {extra!r}, which is not in exporters")
+    if len(problems.items) > before:
+        return None
+    model_options = _options(model_cls, section.model_options, prefix + ("model_options",), problems, base)
+    dataset_options = _options(dataset_cls, section.dataset_options, prefix + ("dataset_options",), problems, base)
+    trainer_options = _options(trainer_cls, section.trainer_options, prefix + ("trainer_options",), problems, base)
+    exporters = {}
+    for exporter_name, cls in exporter_classes.items():
+        opts = _options(cls, section.exporter_options.get(exporter_name, {}),
+                        prefix + ("exporter_options", exporter_name), problems, base)
+        if opts is not None:
+            exporters[exporter_name] = cls(opts)
+    if len(problems.items) > before:
+        return None
+    dataset = dataset_cls(dataset_options)
+    _cross_check(prefix, section, model_cls, model_options, dataset, problems)
+    if len(problems.items) > before:
+        return None
+    return Job(
+        name=name, seed=section.seed if section.seed is not None else run.seed,
+        model_name=section.model, model_cls=model_cls, model_options=model_options,
+        dataset_name=section.dataset, dataset=dataset, trainer_name=section.trainer,
+        trainer=trainer_cls(trainer_options), exporters=exporters,
+    )
+
+
+def _cross_check(prefix: tuple[Any, ...], section: JobSection, model_cls: type[SequenceModel], model_options: Any,
+                 dataset: Dataset, problems: _Problems) -> None:
+    """dataset features = model input = C++ ModelSpec; targets agree; exact parameter count."""
+    try:
+        spec = get_spec(model_cls.spec_name)
+    except SpecError as exc:
+        problems.add(prefix + ("model",), str(exc))
+        return
+    if dataset.produces != spec.name:
+        problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} produces features for {dataset.produces}, "
+                     f"but model {section.model!r} is {spec.name}")
+    if dataset.input_size != spec.input_size:
+        problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} yields {dataset.input_size} features per "
+                     f"step but {spec.name} takes {spec.input_size} (C++ ModelSpec)")
+    if dataset.target_size != model_cls.target_size:
+        problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} yields targets of width "
+                     f"{dataset.target_size} but model {section.model!r} expects {model_cls.target_size}")
+    model = build_model(model_cls, model_options, seed=0)
+    try:
+        with torch.no_grad():
+            width = model(torch.zeros(1, 1, spec.input_size)).shape[-1]
+        if width != spec.output_size:
+            problems.add(prefix + ("model",), f"{spec.name} outputs {width} values per step but the C++ ModelSpec "
+                         f"says {spec.output_size}")
+    except RuntimeError as exc:
+        problems.add(prefix + ("model",), f"{spec.name} does not accept {spec.input_size} inputs per step "
+                     f"(C++ ModelSpec): {exc}")
+    count = count_parameters(model)
+    if count != spec.param_count:
+        problems.add(prefix + ("model",), f"{spec.name} has {count:,} trainable parameters but the C++ ModelSpec "
+                     f"says {spec.param_count:,} ({count - spec.param_count:+,})")

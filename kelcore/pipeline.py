@@ -1,0 +1,145 @@
+"""Running a validated pipeline: one run directory, one sub-folder per job.
+
+::
+
+    runs/<name>-<YYYYmmdd-HHMMSS>/
+      pipeline.toml  run.json  environment.json  report.json
+      <job>/  split.json  metrics.csv  checkpoints/  model.pt  job.json  result.json  exports/
+"""
+from __future__ import annotations
+
+import json
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .api import ExportContext, RunContext
+from .config import Job, Pipeline
+from .data import write_json_atomic
+from .plugins import get_registry
+from .progress import on_terminal
+from .runs import build_model, save_trained
+from .spec import get_spec
+
+
+class RunError(Exception):
+    """A run could not start or resume (the message says why)."""
+
+
+def new_run_dir(pipeline: Pipeline) -> Path:
+    """Create ``runs_dir/<name>-<timestamp>/`` and record config, environment and identity."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = pipeline.run.runs_dir / f"{pipeline.run.name}-{stamp}"
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = pipeline.run.runs_dir / f"{pipeline.run.name}-{stamp}-{suffix}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "pipeline.toml").write_text(pipeline.text, encoding="utf-8")
+    write_json_atomic(run_dir / "run.json", {
+        "run_id": run_dir.name, "pipeline": str(pipeline.path.resolve()), "config_hash": pipeline.config_hash,
+        "resolved": pipeline.raw, "jobs": [job.name for job in pipeline.jobs],
+    })
+    write_json_atomic(run_dir / "environment.json", environment(pipeline))
+    return run_dir
+
+
+def check_resumable(pipeline: Pipeline, run_dir: Path) -> None:
+    """A run may resume only with the same pipeline it started with."""
+    info_path = run_dir / "run.json"
+    if not info_path.exists():
+        raise RunError(f"{run_dir}: not a kelcore run directory (no run.json)")
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    if info.get("config_hash") != pipeline.config_hash:
+        raise RunError(
+            f"{pipeline.path}: the pipeline differs from the one {run_dir} was started with "
+            f"(saved copy: {run_dir / 'pipeline.toml'}); resume with that file, or start a new run")
+
+
+def environment(pipeline: Pipeline) -> dict[str, Any]:
+    """Versions of Python, the key packages and every loaded plugin, plus seeds."""
+    packages = {}
+    names = ["kelcore", "torch", "numpy", "pydantic", "pluggy"]
+    names += sorted({p.distribution for p in get_registry().plugins if not p.distribution.startswith("kelcore")})
+    for name in names:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {
+        "python": sys.version.split()[0], "platform": platform.platform(), "argv": sys.argv,
+        "packages": packages, "torch_threads": torch.get_num_threads(),
+        "seeds": {job.name: job.seed for job in pipeline.jobs},
+    }
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def run_job(job: Job, run_dir: Path, run_id: str, config_hash: str, resume: bool) -> dict[str, Any]:
+    """Prepare data, train, save the model, export; returns the job's result record."""
+    job_dir = run_dir / job.name
+    context = RunContext(run_dir=job_dir, seed=job.seed, job=job.name, run_id=run_id,
+                         config_hash=config_hash, progress=on_terminal(), resume=resume)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(job.seed)
+    context.log(f"{job.name}: preparing dataset {job.dataset_name!r}")
+    data = job.dataset.prepare(context)
+    context.log(f"{job.name}: {len(data.train)} train / {len(data.validation)} validation / "
+                f"{len(data.test)} test sequences")
+    model = build_model(job.model_cls, job.model_options, seed=job.seed)
+    result = job.trainer.fit(model, data, context)
+    save_trained(job_dir, job.model_name, job.model_options, model, data.normalization, run_id, config_hash,
+                 job.seed)
+    exports = {}
+    for name, exporter in job.exporters.items():
+        path = job_dir / "exports" / f"{model.spec_name}{exporter.suffix}"
+        export_context = ExportContext(normalization=data.normalization, run_id=run_id,
+                                       config_hash=config_hash, seed=job.seed)
+        done = exporter.export(model, path, export_context)
+        context.log(f"{job.name}: exported {done.path} (max |file - PyTorch| = {done.max_abs_error:.2e})")
+        exports[name] = {"path": str(done.path), "max_abs_error": done.max_abs_error}
+    record = {"job": job.name, "model": job.model_name, "spec": model.spec_name, "dataset": job.dataset_name,
+              **asdict(result), "exports": exports}
+    write_json_atomic(job_dir / "result.json", record)
+    return record
+
+
+def execute(pipeline: Pipeline, run_dir: Path, resume: bool = False) -> list[dict[str, Any]]:
+    """Run every job not already finished in ``run_dir``; write and return the report."""
+    run_id = run_dir.name
+    records = []
+    for job in pipeline.jobs:
+        done_path = run_dir / job.name / "result.json"
+        if resume and done_path.exists():
+            print(f"{job.name}: already finished, skipped", file=sys.stderr)
+            records.append(json.loads(done_path.read_text(encoding="utf-8")))
+            continue
+        records.append(run_job(job, run_dir, run_id, pipeline.config_hash, resume))
+    write_json_atomic(run_dir / "report.json", {"run_id": run_id, "jobs": records})
+    return records
+
+
+def summary(records: list[dict[str, Any]]) -> str:
+    """A plain table: each job's primary metric against its baseline."""
+    lines = [f"{'job':<12} {'model':<18} {'metric':<16} {'model':>10} {'baseline':>10}  verdict"]
+    for rec in records:
+        key = rec["report"]["primary_metric"]
+        verdict = "beats baseline" if rec["beats_baseline"] else "DOES NOT beat the baseline"
+        lines.append(f"{rec['job']:<12} {rec['spec']:<18} {key:<16} {rec['test_metrics'][key]:>10.4f} "
+                     f"{rec['baseline_metrics'][key]:>10.4f}  {verdict}")
+    return "\n".join(lines)
+
+
+__all__ = ["RunError", "new_run_dir", "check_resumable", "execute", "summary", "get_spec"]

@@ -1,0 +1,235 @@
+"""The built-in trainer, registered as ``"default"``.
+
+Sequences are cut into windows of ``window`` steps, each run from a fresh state
+(the host resets per song); validation and test run every sequence whole from
+a fresh state, exactly as the plugin streams it. Determinism: the batch order of
+epoch ``e`` is drawn from ``seed`` and ``e`` alone, and every checkpoint holds
+model, optimizer, scheduler, early-stopping and RNG state plus the position in
+the epoch, so a resumed run ends with the same weights as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import math
+import signal
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ..api import Options, PreparedData, RunContext, Sequence, SequenceModel, Trainer, TrainResult
+from ..hookspecs import hookimpl
+from ..progress import Progress
+from . import TrainingError
+from .checkpoints import CheckpointManager, set_rng_state
+from .early_stopping import EarlyStopping
+from .metrics import TrainingMetrics
+
+
+class DefaultTrainerOptions(Options):
+    """Options of the built-in trainer (``[jobs.<name>.trainer_options]``)."""
+
+    epochs: int = Field(30, ge=1, description="maximum number of epochs")
+    batch_size: int = Field(16, ge=1, description="windows per optimizer step")
+    window: int = Field(64, ge=1, description="time steps per training window")
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float | None = Field(1.0, gt=0, description="max gradient norm; null disables")
+    patience: int = Field(6, ge=0, description="early stopping: epochs without improvement")
+    min_delta: float = Field(0.0, ge=0, description="early stopping: smallest improvement that counts")
+    lr_patience: int = Field(2, ge=0, description="epochs on a plateau before the LR is reduced")
+    lr_factor: float = Field(0.5, gt=0, lt=1, description="LR reduction factor on a plateau")
+    keep_best: int = Field(2, ge=0, description="best checkpoints kept besides last.pt")
+    metrics_format: Literal["csv", "jsonl"] = "csv"
+
+
+def make_windows(sequences: list[Sequence], window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cut sequences into ``window``-step pieces: inputs, targets and a validity mask."""
+    xs, ys, ms = [], [], []
+    for seq in sequences:
+        for start in range(0, len(seq.inputs), window):
+            x = seq.inputs[start:start + window]
+            y = seq.targets[start:start + window]
+            pad = window - len(x)
+            xs.append(np.pad(x, ((0, pad), (0, 0))))
+            ys.append(np.pad(y, ((0, pad), (0, 0))))
+            ms.append(np.arange(window) < len(x))
+    if not xs:
+        raise TrainingError("the training split is empty: the dataset produced no usable sequences")
+    return (torch.from_numpy(np.stack(xs)).float(), torch.from_numpy(np.stack(ys)).float(),
+            torch.from_numpy(np.stack(ms)))
+
+
+@torch.no_grad()
+def evaluate(model: SequenceModel, sequences: list[Sequence], batch_size: int = 16) -> tuple[float, dict[str, float]]:
+    """Loss and metrics over whole sequences run from a fresh state."""
+    model.eval()
+    outputs, targets = [], []
+    ordered = sorted(sequences, key=lambda s: len(s.inputs))
+    for i in range(0, len(ordered), batch_size):
+        chunk = ordered[i:i + batch_size]
+        longest = max(len(s.inputs) for s in chunk)
+        x = torch.from_numpy(np.stack([np.pad(s.inputs, ((0, longest - len(s.inputs)), (0, 0))) for s in chunk]))
+        out = model(x.float())
+        for row, seq in zip(out, chunk):
+            outputs.append(row[: len(seq.inputs)])
+            targets.append(torch.from_numpy(seq.targets).float())
+    out_all, tgt_all = torch.cat(outputs), torch.cat(targets)
+    return float(model.loss(out_all, tgt_all)), model.metrics(out_all, tgt_all)
+
+
+class _StopRequest:
+    """First Ctrl-C asks for a clean stop after the current batch; a second one aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "_StopRequest":
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread
+            self._previous = None
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class Interrupted(Exception):
+    """Training stopped on Ctrl-C after saving a checkpoint."""
+
+
+class DefaultTrainer(Trainer):
+    """Adam, ReduceLROnPlateau, early stopping, checkpoints, metrics, resume."""
+
+    Options = DefaultTrainerOptions
+
+    def fit(self, model: SequenceModel, data: PreparedData, context: RunContext) -> TrainResult:
+        opts: DefaultTrainerOptions = self.options  # type: ignore[assignment]
+        if not data.validation:
+            raise TrainingError("the validation split is empty: need at least one validation sequence")
+        inputs, targets, mask = make_windows(data.train, opts.window)
+        optimizer = torch.optim.Adam(model.parameters(), lr=opts.learning_rate, weight_decay=opts.weight_decay)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=opts.lr_factor, patience=opts.lr_patience)
+        stopper = EarlyStopping(opts.patience, opts.min_delta)
+        suffix = "csv" if opts.metrics_format == "csv" else "jsonl"
+        log = TrainingMetrics(context.run_dir / f"metrics.{suffix}", opts.metrics_format)
+        checkpoints = CheckpointManager(context.run_dir / "checkpoints", opts.keep_best)
+        position = {"epoch": 0, "batch": 0, "loss_sum": 0.0, "loss_count": 0, "stopped": ""}
+
+        def snapshot() -> dict[str, Any]:
+            return {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "early_stopping": stopper.state_dict(),
+                "checkpoints": checkpoints.state_dict(), "position": dict(position),
+            }
+
+        if context.resume and (state := checkpoints.load_last()) is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            stopper.load_state_dict(state["early_stopping"])
+            checkpoints.load_state_dict(state["checkpoints"])
+            position.update(state["position"])
+            set_rng_state(state["rng"])
+            log.rows = TrainingMetrics.read(log.path)
+            log.truncate(position["epoch"])
+            context.log(f"{context.job}: resuming at epoch {position['epoch'] + 1}, batch {position['batch']}")
+
+        with _StopRequest() as stop:
+            while position["epoch"] < opts.epochs and not position["stopped"]:
+                self._train_epoch(model, optimizer, opts, inputs, targets, mask, position, context, stop, snapshot,
+                                  checkpoints)
+                self._end_epoch(model, data, opts, scheduler, stopper, log, checkpoints, position, context, snapshot,
+                                optimizer)
+        stopper.restore_best(model)
+        return self._result(model, data, stopper, position)
+
+    def _train_epoch(self, model, optimizer, opts, inputs, targets, mask, position, context, stop, snapshot,
+                     checkpoints) -> None:
+        epoch = position["epoch"]
+        generator = torch.Generator().manual_seed(context.seed * 1_000_003 + epoch)
+        batches = torch.randperm(len(inputs), generator=generator).split(opts.batch_size)
+        model.train()
+        with Progress(len(batches), f"{context.job} epoch {epoch + 1}/{opts.epochs}", context.progress) as bar:
+            bar.update(position["batch"])
+            while position["batch"] < len(batches):
+                if stop.requested:
+                    checkpoints.save_last(snapshot())
+                    raise Interrupted(f"{context.job}: interrupted at epoch {epoch + 1}, batch {position['batch']}; "
+                                      f"checkpoint saved to {checkpoints.last_path}")
+                index = batches[position["batch"]]
+                loss = self._train_step(model, optimizer, opts, inputs[index], targets[index], mask[index])
+                if not math.isfinite(loss):
+                    raise TrainingError(
+                        f"{context.job}: training loss became {loss} at epoch {epoch + 1}, batch {position['batch']}; "
+                        f"the last good checkpoint is {checkpoints.last_path}. Try a lower learning_rate "
+                        f"(now {optimizer.param_groups[0]['lr']:g}) or check the dataset's inputs for NaN/inf")
+                position["loss_sum"] += loss
+                position["loss_count"] += 1
+                position["batch"] += 1
+                bar.update(postfix=f"loss {position['loss_sum'] / position['loss_count']:.4f}")
+
+    @staticmethod
+    def _train_step(model, optimizer, opts, x, y, m) -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss = model.loss(model(x)[m], y[m])
+        if not torch.isfinite(loss):
+            return float(loss)
+        loss.backward()
+        if opts.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
+        optimizer.step()
+        return float(loss)
+
+    def _end_epoch(self, model, data, opts, scheduler, stopper, log, checkpoints, position, context, snapshot,
+                   optimizer) -> None:
+        epoch = position["epoch"]
+        train_loss = position["loss_sum"] / max(position["loss_count"], 1)
+        val_loss, val_metrics = evaluate(model, data.validation, opts.batch_size)
+        if not math.isfinite(val_loss):
+            raise TrainingError(f"{context.job}: validation loss became {val_loss} at epoch {epoch + 1}")
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step(val_loss)
+        should_stop = stopper.step(val_loss, epoch, model)
+        log.log({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
+                 **{f"val_{k}": v for k, v in val_metrics.items()}})
+        shown = " ".join(f"{k}={v:.4g}" for k, v in val_metrics.items())
+        context.log(f"{context.job} epoch {epoch + 1}/{opts.epochs}: train {train_loss:.4f} val {val_loss:.4f} "
+                    f"{shown}{' *' if stopper.improved_at(epoch) else ''}")
+        position.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_count=0)
+        if should_stop:
+            position["stopped"] = f"early stopping: no improvement for {opts.patience + 1} epochs"
+        state = snapshot()
+        if stopper.improved_at(epoch):
+            checkpoints.save_best(state, val_loss, epoch)
+        checkpoints.save_last(state)
+
+    @staticmethod
+    def _result(model: SequenceModel, data: PreparedData, stopper: EarlyStopping, position: dict) -> TrainResult:
+        test = data.test or data.validation
+        _, test_metrics = evaluate(model, test)
+        baseline = type(model).baseline_metrics(data.train, test)
+        key = model.primary_metric
+        ours, theirs = test_metrics[key], baseline[key]
+        beats = ours > theirs if model.higher_is_better else ours < theirs
+        return TrainResult(
+            epochs=position["epoch"], best_epoch=stopper.best_epoch + 1,
+            stopped_reason=position["stopped"] or "reached the epoch limit",
+            test_metrics=test_metrics, baseline_metrics=baseline, beats_baseline=beats,
+            report={"evaluated_on": "test" if data.test else "validation (the test split is empty)",
+                    "primary_metric": key, "higher_is_better": model.higher_is_better},
+        )
+
+
+@hookimpl
+def kelcore_register_trainers(register) -> None:
+    register("default", DefaultTrainer)
