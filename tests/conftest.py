@@ -1,0 +1,65 @@
+"""Shared fixtures: the real `kelcore` command, and test plugins installed as
+distributions (a *.dist-info folder with entry_points.txt on PYTHONPATH, which is
+exactly what importlib.metadata reads for an installed package)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+SHARED = REPO.parent / "shared"
+TEST_PLUGINS = TESTS / "plugins"
+KELCORE_BIN = Path(sys.executable).with_name("kelcore")
+
+# distribution name -> (entry point name, module)
+TEST_DISTRIBUTIONS = {
+    "kel-test-plugin": ("toy", "kel_test_plugin"),
+    "kel-broken-plugin": ("broken", "kel_broken_plugin"),
+    "kel-dupe-plugin": ("dupe", "kel_dupe_plugin"),
+}
+
+
+def install_fake_distributions(site: Path, names: list[str]) -> None:
+    """Write minimal dist-info folders so entry points are discovered."""
+    for dist in names:
+        entry, module = TEST_DISTRIBUTIONS[dist]
+        info = site / f"{dist.replace('-', '_')}-0.1.0.dist-info"
+        info.mkdir(parents=True, exist_ok=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
+        (info / "entry_points.txt").write_text(f"[kelcore]\n{entry} = {module}\n")
+
+
+@pytest.fixture
+def plugin_env(tmp_path):
+    """``plugin_env(*dists, only=True)`` -> environment for a subprocess with those test
+    plugins installed; ``only`` restricts loading to them (no in-repo plugins)."""
+
+    def make(*dists: str, only: bool = True, **extra: str) -> dict[str, str]:
+        site = tmp_path / "site"
+        install_fake_distributions(site, list(dists))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(site), str(TEST_PLUGINS), env.get("PYTHONPATH", "")])
+        if only:
+            env["KELCORE_LOAD_PLUGINS"] = ",".join(dists)
+        env.pop("KELCORE_STRICT_PLUGINS", None)
+        env.update(extra)
+        return env
+
+    return make
+
+
+def run_kelcore(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the installed `kelcore` console script."""
+    command = [str(KELCORE_BIN)] if KELCORE_BIN.exists() else [sys.executable, "-m", "kelcore.cli"]
+    return subprocess.run(command + list(args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def kelcore():
+    return run_kelcore
