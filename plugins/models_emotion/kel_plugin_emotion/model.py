@@ -1,0 +1,102 @@
+"""EmotionRecognizer: 0.5 s of log-mel energies in, an 8 x 8 valence x arousal grid out.
+
+Layers (trainable parameters): LSTM(128→256) 4·256·(128+256+2) = 395,264; Dense(256→320, no bias)+tanh 81,920;
+Dense(320→64, no bias)+softmax 20,480; total 497,664. The 64 probabilities are the plugin's emotion embedding.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+import kelcore
+from kelcore.api import FeatureContract, FeatureElement, Options, Sequence
+from kelcore.layers import ChainModel
+from kelcore.metrics import log_probs, pearson, rmse, stack_targets
+
+SPEC = kelcore.get_spec("EmotionRecognizer")
+GRID = 8
+HIDDEN = 256
+
+
+def grid_centres() -> torch.Tensor:
+    """Centre of bin k on either axis: -0.875 + 0.25 k."""
+    return -1.0 + (torch.arange(GRID, dtype=torch.float32) + 0.5) * (2.0 / GRID)
+
+
+def expected_position(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Expected (valence, arousal) of grid probabilities ``[N, 64]`` (index = 8 v + a)."""
+    grid = outputs.reshape(-1, GRID, GRID)
+    centres = grid_centres()
+    return grid.sum(dim=2) @ centres, grid.sum(dim=1) @ centres
+
+
+def _scores(valence, arousal, targets) -> dict[str, float]:
+    v_rmse, a_rmse = rmse(valence, targets[:, 0]), rmse(arousal, targets[:, 1])
+    return {"rmse": (v_rmse + a_rmse) / 2, "valence_rmse": v_rmse, "arousal_rmse": a_rmse,
+            "valence_r": pearson(valence, targets[:, 0]), "arousal_r": pearson(arousal, targets[:, 1])}
+
+
+class EmotionOptions(Options):
+    target_sigma: float = Field(0.25, gt=0, description="width of the Gaussian target around the annotation")
+
+
+class EmotionRecognizer(ChainModel):
+    """Recognises valence and arousal from audio, one 0.5 s frame per step."""
+
+    spec_name = SPEC.name
+    Options = EmotionOptions
+    target_size = 2
+    output_activation = "softmax"
+    primary_metric = "rmse"
+    higher_is_better = False
+
+    def __init__(self, options: EmotionOptions | None = None) -> None:
+        super().__init__(options)
+        self.layers = nn.ModuleList([
+            nn.LSTM(SPEC.input_size, HIDDEN, batch_first=True),
+            nn.Linear(HIDDEN, 320, bias=False), nn.Tanh(),
+            nn.Linear(320, SPEC.output_size, bias=False), nn.Softmax(dim=-1),
+        ])
+
+    @classmethod
+    def feature_contract(cls) -> FeatureContract:
+        inputs = [FeatureElement(index=k, name=f"logmel{k}",
+                                 meaning=f"log-mel energy of band {k} of 128, mean over the 0.5 s window",
+                                 scale="dB (22,050 Hz mono, n_fft 2048, hop 512, fmax 11,025)",
+                                 normalisation="standardised with training mean/std")
+                  for k in range(SPEC.input_size)]
+        centres = grid_centres().tolist()
+        outputs = [FeatureElement(index=GRID * v + a, name=f"grid_v{v}_a{a}",
+                                  meaning=f"probability of valence ~{centres[v]:+.3f}, arousal ~{centres[a]:+.3f}",
+                                  scale="0..1, sums to 1", normalisation="softmax")
+                   for v in range(GRID) for a in range(GRID)]
+        return FeatureContract(model=SPEC.name, version="1.0.0", inputs=inputs, outputs=outputs,
+                               targets="[valence, arousal] in [-1, 1]",
+                               notes="One step per 0.5 s annotation frame; reset per song. Expected valence = "
+                                     "sum_i p_i centre(i // 8), arousal = sum_i p_i centre(i % 8), "
+                                     "centre(k) = -0.875 + 0.25 k.")
+
+    def soft_targets(self, targets: torch.Tensor) -> torch.Tensor:
+        """A normalised Gaussian on the grid around each (valence, arousal)."""
+        centres = grid_centres()
+        sigma = self.options.target_sigma
+        v = torch.exp(-((centres - targets[:, :1]) ** 2) / (2 * sigma ** 2))
+        a = torch.exp(-((centres - targets[:, 1:2]) ** 2) / (2 * sigma ** 2))
+        grid = (v.unsqueeze(2) * a.unsqueeze(1)).reshape(len(targets), -1)
+        return grid / grid.sum(dim=1, keepdim=True)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return -(self.soft_targets(targets) * log_probs(outputs)).sum(dim=1).mean()
+
+    def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        valence, arousal = expected_position(outputs)
+        return _scores(valence.numpy(), arousal.numpy(), targets.numpy())
+
+    @classmethod
+    def baseline_metrics(cls, train: list[Sequence], evaluate: list[Sequence]) -> dict[str, float]:
+        """Always predict the training split's mean valence and arousal."""
+        mean = stack_targets(train).mean(axis=0)
+        targets = stack_targets(evaluate)
+        return _scores(np.full(len(targets), mean[0]), np.full(len(targets), mean[1]), targets)

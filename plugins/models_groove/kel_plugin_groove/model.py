@@ -1,0 +1,98 @@
+"""GroovePredictor: one quantised 4/4 drum bar in, micro-timing and velocity per step out.
+
+Layers (trainable parameters, PyTorch convention):
+GRU(64→48) 3·48·(64+48+2) = 16,416; Dense(48→32)+tanh 1,568; Dense(32→32)+tanh 1,056; total 19,040.
+The GRU carries the groove from bar to bar (the host resets per performance).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+import kelcore
+from kelcore.api import FeatureContract, FeatureElement, Options, Sequence
+from kelcore.layers import ChainModel
+from kelcore.metrics import stack_targets
+
+SPEC = kelcore.get_spec("GroovePredictor")
+STEPS = 16
+VOICES = ("kick", "snare", "hi-hats", "toms+cymbals+other")
+HIDDEN = 48
+
+
+class GrooveOptions(Options):
+    velocity_weight: float = Field(1.0, ge=0, description="weight of the velocity error against the timing error")
+
+
+def _split_targets(targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """timing[N,16], velocity[N,16], mask[N,16], sixteenth_ms[N]."""
+    return targets[:, :STEPS], targets[:, STEPS:2 * STEPS], targets[:, 2 * STEPS:3 * STEPS], targets[:, 3 * STEPS]
+
+
+def _errors(timing_pred, velocity_pred, targets) -> dict[str, float]:
+    timing, velocity, mask, sixteenth_ms = _split_targets(torch.as_tensor(targets, dtype=torch.float32))
+    hits = mask.sum().clamp_min(1.0)
+    timing_ms = (timing_pred - timing).abs() * 0.5 * sixteenth_ms.unsqueeze(1)  # ±1 = ±half a sixteenth
+    velocity_midi = (velocity_pred - velocity).abs() * 127.0 / 2.0
+    return {"timing_mae_ms": float((timing_ms * mask).sum() / hits),
+            "velocity_mae": float((velocity_midi * mask).sum() / hits)}
+
+
+class GroovePredictor(ChainModel):
+    """Humanises a quantised drum bar: per sixteenth step a timing offset and a velocity."""
+
+    spec_name = SPEC.name
+    Options = GrooveOptions
+    target_size = 3 * STEPS + 1
+    output_activation = "tanh"
+    primary_metric = "timing_mae_ms"
+    higher_is_better = False
+
+    def __init__(self, options: GrooveOptions | None = None) -> None:
+        super().__init__(options)
+        self.layers = nn.ModuleList([
+            nn.GRU(SPEC.input_size, HIDDEN, batch_first=True),
+            nn.Linear(HIDDEN, 32), nn.Tanh(),
+            nn.Linear(32, SPEC.output_size), nn.Tanh(),
+        ])
+
+    @classmethod
+    def feature_contract(cls) -> FeatureContract:
+        inputs = [FeatureElement(index=STEPS * g + s, name=f"hit_{voice}_step{s}",
+                                 meaning=f"1 if the {voice} group has a hit quantised to sixteenth step {s} of the bar",
+                                 scale="0 or 1", normalisation="identity")
+                  for g, voice in enumerate(VOICES) for s in range(STEPS)]
+        outputs = [FeatureElement(index=s, name=f"timing_step{s}",
+                                  meaning=f"micro-timing offset of the hits at step {s}",
+                                  scale="sixteenths x 2 (±1 = ±half a sixteenth)", normalisation="tanh")
+                   for s in range(STEPS)]
+        outputs += [FeatureElement(index=STEPS + s, name=f"velocity_step{s}",
+                                   meaning=f"velocity of the hits at step {s}",
+                                   scale="MIDI velocity = 127 * (y + 1) / 2", normalisation="tanh")
+                    for s in range(STEPS)]
+        return FeatureContract(
+            model=SPEC.name, version="1.0.0", inputs=inputs, outputs=outputs,
+            targets="0..15 measured timing (as outputs), 16..31 measured velocity (as outputs), 32..47 hit mask, "
+                    "48 length of a sixteenth in ms",
+            notes="One step per 4/4 bar; reset per performance. Groups: kick 36; snare 38,40,37; "
+                  "hi-hats 42,22,44,46,26; everything else in group 3.")
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        timing, velocity, mask, _ = _split_targets(targets)
+        squared = (outputs[:, :STEPS] - timing) ** 2 + self.options.velocity_weight * (outputs[:, STEPS:] - velocity) ** 2
+        return (squared * mask).sum() / mask.sum().clamp_min(1.0)
+
+    def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        return _errors(outputs[:, :STEPS], outputs[:, STEPS:], targets)
+
+    @classmethod
+    def baseline_metrics(cls, train: list[Sequence], evaluate: list[Sequence]) -> dict[str, float]:
+        """Zero offset everywhere, and the training split's mean velocity of real hits."""
+        train_targets = torch.as_tensor(stack_targets(train))
+        _, velocity, mask, _ = _split_targets(train_targets)
+        mean_velocity = float((velocity * mask).sum() / mask.sum().clamp_min(1.0))
+        targets = stack_targets(evaluate)
+        zeros = torch.zeros(len(targets), STEPS)
+        return _errors(zeros, torch.full_like(zeros, mean_velocity), np.asarray(targets))

@@ -1,0 +1,92 @@
+"""HarmonyPredictor: a bar's melody pitch activity in, a distribution over 64 chord classes out.
+
+Layers (trainable parameters): GRU(128→96) 3·96·(128+96+2) = 65,088; Dense(96→56, no bias)+tanh 5,376;
+Dense(56→64, no bias)+softmax 3,584; total 74,048. The GRU keeps the key and the progression so far.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+import kelcore
+from kelcore.api import FeatureContract, FeatureElement, Options, Sequence
+from kelcore.layers import ChainModel
+from kelcore.metrics import class_nll, stack_targets, topk_accuracy
+
+from .vocabulary import CHORD_NAMES, NO_CHORD, chord_templates
+
+SPEC = kelcore.get_spec("HarmonyPredictor")
+HIDDEN = 96
+
+
+class HarmonyOptions(Options):
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="label smoothing of the chord targets")
+
+
+def template_scores(inputs: np.ndarray) -> np.ndarray:
+    """Baseline scores ``[N, 64]``: the melody's pitch-class profile matched to each chord template."""
+    profile = fold_pitch_classes(inputs)
+    templates = chord_templates()
+    scores = np.full((len(inputs), SPEC.output_size), -np.inf, dtype=np.float64)
+    scores[:, :60] = profile @ templates.T / np.sqrt(templates.sum(axis=1))
+    silent = profile.sum(axis=1) <= 0
+    scores[silent] = -np.inf
+    scores[silent, NO_CHORD] = 0.0
+    return scores
+
+
+def fold_pitch_classes(inputs: np.ndarray) -> np.ndarray:
+    """MIDI-pitch activity ``[N, 128]`` -> pitch-class profile ``[N, 12]``."""
+    profile = np.zeros((len(inputs), 12))
+    for pitch in range(inputs.shape[1]):
+        profile[:, pitch % 12] += inputs[:, pitch]
+    return profile
+
+
+class HarmonyPredictor(ChainModel):
+    """Chooses the chord of each bar from the melody heard in it (and the bars before)."""
+
+    spec_name = SPEC.name
+    Options = HarmonyOptions
+    target_size = 1
+    output_activation = "softmax"
+    primary_metric = "accuracy"
+    higher_is_better = True
+
+    def __init__(self, options: HarmonyOptions | None = None) -> None:
+        super().__init__(options)
+        self.layers = nn.ModuleList([
+            nn.GRU(SPEC.input_size, HIDDEN, batch_first=True),
+            nn.Linear(HIDDEN, 56, bias=False), nn.Tanh(),
+            nn.Linear(56, SPEC.output_size, bias=False), nn.Softmax(dim=-1),
+        ])
+
+    @classmethod
+    def feature_contract(cls) -> FeatureContract:
+        inputs = [FeatureElement(index=p, name=f"melody_pitch{p}",
+                                 meaning=f"duration-weighted activity of MIDI pitch {p} in the bar's melody",
+                                 scale="0..1 (divided by the bar's maximum)", normalisation="identity")
+                  for p in range(SPEC.input_size)]
+        outputs = [FeatureElement(index=i, name=name, meaning=f"probability of chord class {name}",
+                                  scale="0..1, sums to 1", normalisation="softmax")
+                   for i, name in enumerate(CHORD_NAMES)]
+        return FeatureContract(model=SPEC.name, version="1.0.0", inputs=inputs, outputs=outputs,
+                               targets="[chord_class] 0..63, the bar's chord from all non-drum tracks",
+                               notes="One step per bar; reset per song. Classes: 12*quality + root "
+                                     "(maj, min, 7, min7, dim), 60 N, 61 aug, 62 sus, 63 other.")
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return class_nll(outputs, targets[:, 0], self.options.label_smoothing)
+
+    def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        return {"accuracy": topk_accuracy(outputs, targets[:, 0], 1), "top3": topk_accuracy(outputs, targets[:, 0], 3)}
+
+    @classmethod
+    def baseline_metrics(cls, train: list[Sequence], evaluate: list[Sequence]) -> dict[str, float]:
+        """Chord templates matched against the melody alone (no training)."""
+        inputs = np.concatenate([s.inputs for s in evaluate]).astype(np.float64)
+        classes = stack_targets(evaluate)[:, 0]
+        scores = torch.as_tensor(template_scores(inputs))
+        return {"accuracy": topk_accuracy(scores, classes, 1), "top3": topk_accuracy(scores, classes, 3)}
