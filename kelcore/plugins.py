@@ -22,7 +22,7 @@ from . import hookspecs
 
 ENTRY_POINT_GROUP = "kelcore"
 KINDS = ("datasets", "models", "trainers", "exporters", "commands")
-BUILTIN_MODULES = ("kelcore.training.default", "kelcore.builtin_commands")
+BUILTIN_MODULES = ("kelcore.training.default", "kelcore.builtin_commands", "kelcore.testing.command")
 BUILTIN_DIST = "kelcore (built-in)"
 
 
