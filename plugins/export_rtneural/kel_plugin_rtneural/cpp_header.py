@@ -56,5 +56,7 @@ def cpp_header(documents: dict[str, dict[str, Any]]) -> str:
                   f"using {name}ModelT = RTNeural::ModelT<T, {size_in}, {size_out},",
                   "    " + ",\n    ".join(layers) + ">;",
                   f"using {name}Model = {name}ModelT<float>;"]
-    lines += ["", "} // namespace kel::models", ""]
+    names = " ".join(f"X({name})" for name in documents)
+    lines += ["", "// Every model in this header, for dispatch code: #define X(Name) ...; KEL_MODELS(X)",
+              f"#define KEL_MODELS(X) {names}", "", "} // namespace kel::models", ""]
     return "\n".join(lines)
