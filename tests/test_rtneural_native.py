@@ -1,0 +1,92 @@
+"""RTNeural itself reproduces every export's reference snapshot (dynamic API and compile-time ModelT).
+
+Needs a checkout of jatinchowdhury18/RTNeural at $RTNEURAL_DIR and g++; skipped with the reason otherwise.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+RTNEURAL_DIR = os.environ.get("RTNEURAL_DIR")
+pytestmark = [
+    pytest.mark.skipif(not RTNEURAL_DIR, reason="RTNEURAL_DIR is not set (point it at an RTNeural checkout)"),
+    pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    """Five untrained exports plus focused toy exports, and host.cpp built against them once."""
+    sys.path.insert(0, str(REPO / "hostbench"))
+    from run import build_host  # noqa: E402  (hostbench is a script folder, not a package)
+
+    out = tmp_path_factory.mktemp("native")
+    kelcore = Path(sys.executable).with_name("kelcore")
+    subprocess.run([str(kelcore), "export", "--untrained", "--seed", "0", "--out", str(out / "models"),
+                    "--cpp-header"], check=True, capture_output=True)
+    return build_host(Path(RTNEURAL_DIR), out / "models", out / "host"), out
+
+
+def verify(binary: Path, *files: Path) -> dict[str, list[str]]:
+    result = subprocess.run([str(binary), "verify", *map(str, files)], capture_output=True, text=True)
+    return {Path(line.split()[0]).name: line.split()[1:] for line in result.stdout.splitlines()}
+
+
+def test_rtneural_reproduces_all_five_exports_with_both_apis(host):
+    binary, out = host
+    files = sorted((out / "models").glob("*.json"))
+    rows = verify(binary, *files)
+    assert len(rows) == 5
+    for name, (_, dynamic, _, modelt, verdict) in rows.items():
+        assert verdict == "OK", (name, rows[name])
+        assert float(dynamic) <= 1e-5 and float(modelt) <= 1e-5
+
+
+def toy_file(layers: list[nn.Module], out: Path, name: str) -> Path:
+    from kel_plugin_rtneural import RTNeuralExporter
+    from kelcore.api import ExportContext
+    from test_export_rtneural import toy
+
+    model = toy(*layers)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm1d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    path = RTNeuralExporter().export(model, out / f"{name}.json", ExportContext(seed=2)).path
+    document = json.loads(path.read_text())
+    document["metadata"]["model"] = name  # not in KelModels.h: dynamic API only
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.mark.parametrize("name, layers", [
+    ("lstm", [nn.LSTM(32, 12, batch_first=True), nn.Linear(12, 5)]),
+    ("gru", [nn.GRU(32, 10, batch_first=True), nn.Tanh(), nn.Linear(10, 6)]),
+    ("batchnorm", [nn.Linear(32, 8), nn.BatchNorm1d(8), nn.Sigmoid()]),
+    ("biasfree", [nn.Linear(32, 16, bias=False), nn.ReLU(), nn.Linear(16, 7, bias=False), nn.Softmax(dim=-1)]),
+    ("elu_prelu", [nn.Linear(32, 9), nn.ELU(), nn.Linear(9, 4), nn.PReLU(4)]),
+])
+def test_rtneural_reproduces_focused_layers(host, tmp_path, name, layers):
+    torch.manual_seed(5)
+    binary, _ = host
+    path = toy_file(layers, tmp_path, name)
+    (_, dynamic, _, _, verdict) = verify(binary, path)[path.name]
+    assert verdict == "OK" and float(dynamic) <= 1e-5
+
+
+def test_the_harness_detects_a_wrong_weight(host, tmp_path):
+    binary, out = host
+    document = json.loads((out / "models" / "GroovePredictor.json").read_text())
+    document["layers"][1]["weights"][1][0] += 0.25
+    path = tmp_path / "GroovePredictor.json"
+    path.write_text(json.dumps(document))
+    assert verify(binary, path)[path.name][-1] == "FAIL"
