@@ -21,6 +21,7 @@ TEST_DISTRIBUTIONS = {
     "kel-test-plugin": ("toy", "kel_test_plugin"),
     "kel-broken-plugin": ("broken", "kel_broken_plugin"),
     "kel-dupe-plugin": ("dupe", "kel_dupe_plugin"),
+    "kel-wrong-plugin": ("wrong", "kel_wrong_plugin"),
 }
 
 

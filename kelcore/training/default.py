@@ -183,12 +183,12 @@ class DefaultTrainer(Trainer):
         optimizer.zero_grad(set_to_none=True)
         loss = model.loss(model(x)[m], y[m])
         if not torch.isfinite(loss):
-            return float(loss)
+            return loss.item()
         loss.backward()
         if opts.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
         optimizer.step()
-        return float(loss)
+        return loss.item()
 
     def _end_epoch(self, model, data, opts, scheduler, stopper, log, checkpoints, position, context, snapshot,
                    optimizer) -> None:
