@@ -5,7 +5,7 @@ Public API for plugin authors: :mod:`kelcore.api` (component base classes),
 and :mod:`kelcore.testing` (the conformance suite).
 """
 from .api import (  # noqa: F401
-    Command, Dataset, DatasetProblem, ExportContext, ExportError, Exporter, ExportResult,
+    Command, Dataset, DatasetOptions, DatasetProblem, ExportContext, ExportError, Exporter, ExportResult,
     FeatureContract, FeatureElement, Options, PreparedData, RunContext, Sequence,
     SequenceModel, Trainer, TrainResult, ValidationReport,
 )

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "Options", "FeatureElement", "FeatureContract", "Sequence", "PreparedData",
+    "Options", "DatasetOptions", "FeatureElement", "FeatureContract", "Sequence", "PreparedData",
     "DatasetProblem", "ValidationReport", "SequenceModel", "Dataset", "Trainer",
     "TrainResult", "Exporter", "ExportContext", "ExportResult", "ExportError",
     "Command", "RunContext", "OutputActivation",
@@ -88,7 +88,7 @@ class DatasetProblem:
     """A file or track that could not be used, and why."""
 
     path: str
-    kind: Literal["missing", "corrupt", "unlabelled", "checksum"]
+    kind: Literal["missing", "corrupt", "unlabelled", "checksum", "unsupported"]
     reason: str
 
 
@@ -241,6 +241,15 @@ class SequenceModel(nn.Module, ABC):
     def baseline_metrics(cls, train: list[Sequence], evaluate: list[Sequence]) -> dict[str, float]:
         """The design's baseline, fitted on ``train``, scored on ``evaluate``,
         with the same metric names as :meth:`metrics`."""
+
+
+class DatasetOptions(Options):
+    """Options every dataset plugin shares; a plugin's ``Options`` subclasses this."""
+
+    root: Path = Field(description="folder the official archive was extracted into")
+    cache_dir: Path | None = Field(None, description="feature cache (default $KELCORE_CACHE_DIR or ~/.cache/kelcore)")
+    workers: int | None = Field(None, ge=1, description="parallel processes (default: all cores)")
+    max_tracks: int | None = Field(None, ge=1, description="use only the first N tracks of the index")
 
 
 class Dataset(ABC):

@@ -9,12 +9,13 @@ import pickle
 import random
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from .api import Sequence
+from .api import DatasetProblem, PreparedData, RunContext, Sequence, ValidationReport
 from .progress import Progress
 
 T = TypeVar("T")
@@ -141,3 +142,151 @@ def apply_normalization(sequences: list[Sequence], normalization: dict[str, list
         Sequence(s.track_id, ((s.inputs - mean) / std).astype(np.float32), s.targets, s.group)
         for s in sequences
     ]
+
+
+# --------------------------------------------------------------------------- #
+# The common shape of a dataset plugin's prepare(): index -> cached parallel
+# extraction -> split -> normalisation, with every skipped file counted.
+# --------------------------------------------------------------------------- #
+@dataclass
+class Track:
+    """One entry of a dataset's index.
+
+    ``split`` is the official split when the dataset has one (else None and a
+    seeded split by ``group`` is drawn); ``labels`` is whatever the extractor
+    needs besides the file (annotations, bpm, ...), and must be picklable.
+    """
+
+    track_id: str
+    path: Path | None
+    group: str
+    split: str | None = None
+    labels: Any = None
+
+
+@dataclass
+class Extracted:
+    """A worker's answer for one track: features, or why the track was skipped."""
+
+    inputs: np.ndarray | None = None
+    targets: np.ndarray | None = None
+    kind: str = ""          # "" when usable, else "corrupt" / "unlabelled" / "missing" / "unsupported" / ...
+    reason: str = ""
+
+
+def default_cache_dir() -> Path:
+    """``$KELCORE_CACHE_DIR`` or ``~/.cache/kelcore``."""
+    return Path(os.environ.get("KELCORE_CACHE_DIR") or Path.home() / ".cache" / "kelcore")
+
+
+def _extract_cached(job: tuple[Callable[[Track, Any], Extracted], Track, Any, str | None]) -> Extracted:
+    """Top-level (picklable) worker: content-keyed cache around one extraction; never raises."""
+    extract, track, config, cache_dir = job
+    try:
+        if track.path is None or not track.path.exists():
+            return Extracted(kind="missing", reason="file not found")
+        cache = FeatureCache(Path(cache_dir), config) if cache_dir else None
+        key = config_digest([file_digest(track.path), repr(track.labels)]) if cache else ""
+        if cache is not None and (hit := cache.get(key)) is not None:
+            return hit
+        result = extract(track, config)
+        if cache is not None:
+            cache.put(key, result)
+        return result
+    except MemoryError:
+        return Extracted(kind="corrupt", reason="ran out of memory while parsing")
+    except Exception as exc:  # noqa: BLE001 - one bad file must never end a run
+        return Extracted(kind="corrupt", reason=f"{type(exc).__name__}: {exc}")
+
+
+def extract_tracks(
+    tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any, cache_dir: Path | None,
+    workers: int | None, progress: bool | None, desc: str,
+) -> list[tuple[Track, Extracted]]:
+    """Run ``extract(track, config)`` over every track in parallel through the feature cache."""
+    jobs = [(extract, track, config, str(cache_dir) if cache_dir else None) for track in tracks]
+    return [(job[1], result) for job, result in parallel_map(_extract_cached, jobs, workers, desc, progress)]
+
+
+def load_or_draw_split(tracks: list[Track], context: RunContext) -> dict[str, str]:
+    """Official splits where given, else a seeded split by group; saved as ``split.json`` and
+    reused when it already exists (a resumed run trains on the same split)."""
+    path = context.run_dir / "split.json"
+    if path.exists():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return {t.track_id: saved.get(t.track_id, "unused") for t in tracks}
+    drawn = split_by_group({t.track_id: t.group for t in tracks if t.split is None}, context.seed)
+    sides = {t.track_id: t.split if t.split is not None else drawn[t.track_id] for t in tracks}
+    write_json_atomic(path, sides)
+    return sides
+
+
+def prepare_dataset(
+    name: str, tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any,
+    context: RunContext, cache_dir: Path | None, workers: int | None, standardise: bool,
+) -> PreparedData:
+    """Extract (cached, parallel), count what was skipped and why, split, normalise on train only."""
+    results = extract_tracks(tracks, extract, config, cache_dir, workers, context.progress, f"{name} features")
+    report = ValidationReport(dataset=name, root="", listed=len(tracks))
+    usable: list[tuple[Track, Sequence]] = []
+    for track, result in results:
+        if result.kind:
+            report.problems.append(DatasetProblem(str(track.path or track.track_id), _problem_kind(result.kind),
+                                                  result.reason))
+            continue
+        usable.append((track, Sequence(track.track_id, result.inputs.astype(np.float32),
+                                       result.targets.astype(np.float32), track.group)))
+    _count(report, len(usable))
+    _write_problem_log(context.run_dir / "dataset_problems.log", report)
+    context.log(f"{name}: {report.listed} listed, {report.usable} usable, {report.missing} missing, "
+                f"{report.corrupt} corrupt, {report.unlabelled} unlabelled"
+                + (f" (see {context.run_dir / 'dataset_problems.log'})" if report.problems else ""))
+    sides = load_or_draw_split([t for t, _ in usable], context)
+    splits = {side: [s for t, s in usable if sides.get(t.track_id) == side] for side in ("train", "validation", "test")}
+    if not splits["train"]:
+        raise ValueError(f"{name}: no usable training sequences ({report.usable} usable tracks); "
+                         f"see {context.run_dir / 'dataset_problems.log'}")
+    width = splits["train"][0].inputs.shape[1]
+    stats = fit_normalization(splits["train"]) if standardise else {"mean": [0.0] * width, "std": [1.0] * width}
+    if standardise:
+        splits = {side: apply_normalization(seqs, stats) for side, seqs in splits.items()}
+    return PreparedData(splits["train"], splits["validation"], splits["test"], stats, report)
+
+
+def _problem_kind(kind: str) -> str:
+    return kind if kind in ("missing", "corrupt", "unlabelled", "checksum", "unsupported") else "corrupt"
+
+
+def _count(report: ValidationReport, usable: int) -> None:
+    report.usable = usable
+    for problem in report.problems:
+        if problem.kind in ("missing", "corrupt", "unlabelled", "checksum"):
+            kind = "corrupt" if problem.kind == "checksum" else problem.kind  # bytes differ from the release
+            setattr(report, kind, getattr(report, kind) + 1)
+
+
+def _write_problem_log(path: Path, report: ValidationReport) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{p.kind}\t{p.path}\t{p.reason}" for p in report.problems]
+    path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+
+
+def validate_tracks(name: str, root: Path, tracks: list[Track], check: Callable[[Track, Any], Extracted],
+                    workers: int | None = None, progress: bool | None = None) -> ValidationReport:
+    """Count listed, usable, missing, corrupt and unlabelled tracks with ``check`` (no cache)."""
+    report = ValidationReport(dataset=name, root=str(root), listed=len(tracks))
+    results = extract_tracks(tracks, check, None, None, workers, progress, f"validating {name}")
+    usable = 0
+    for track, result in results:
+        if result.kind in ("", "unsupported"):
+            usable += 1
+        else:
+            report.problems.append(DatasetProblem(str(track.path or track.track_id), _problem_kind(result.kind),
+                                                  result.reason))
+    _count(report, usable)
+    return report
+
+
+def cache_dir_of(options: Any) -> Path:
+    """The cache folder a dataset's options ask for (``cache_dir`` or the default)."""
+    return Path(options.cache_dir) if getattr(options, "cache_dir", None) else default_cache_dir()
