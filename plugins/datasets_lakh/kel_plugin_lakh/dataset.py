@@ -1,0 +1,116 @@
+"""Lakh MIDI Dataset: ``lmd_full/<md5[0]>/<md5>.mid`` and ``lmd_matched|lmd_aligned/<A>/<B>/<C>/<msd_id>/<md5>.mid``.
+
+There is no official split: tracks are split by song with a seed. In LMD-matched one MIDI (md5) can sit
+under several MSD ids and one MSD id can have several MIDIs, so a "song" is a connected group of md5s
+and MSD ids: nothing of one song lands on two sides. Each md5 is extracted once.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+import kelcore
+from kelcore.api import Dataset, DatasetOptions, RunContext
+from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
+from kel_plugin_midi_features import MidiError, harmony_features, load_song, melody_features
+
+LAYOUTS = ("lmd_full", "lmd_matched", "lmd_aligned")
+TASKS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor"}
+
+
+class LakhOptions(DatasetOptions):
+    task: Literal["melody", "harmony"] = Field("melody", description="which model's features to produce")
+
+
+def layout_roots(root: Path) -> list[Path]:
+    """The lmd_* folders under ``root`` (or ``root`` itself when it is one)."""
+    if root.name in LAYOUTS:
+        return [root]
+    found = [root / name for name in LAYOUTS if (root / name).is_dir()]
+    if not found:
+        raise FileNotFoundError(f"{root}: no lmd_full/, lmd_matched/ or lmd_aligned/ folder (expected the folder "
+                                "the Lakh MIDI archives were extracted into)")
+    return found
+
+
+def _find(parent: dict[str, str], key: str) -> str:
+    while parent.setdefault(key, key) != key:
+        parent[key] = parent[parent[key]]
+        key = parent[key]
+    return key
+
+
+def read_index(root: Path) -> list[Track]:
+    """One track per md5; group = connected md5/MSD-id component (union-find)."""
+    parent: dict[str, str] = {}
+    paths: dict[str, Path] = {}
+    for base in layout_roots(root):
+        for path in sorted(base.rglob("*.mid")):
+            md5 = path.stem
+            paths.setdefault(md5, path)
+            if base.name != "lmd_full":
+                parent[_find(parent, f"md5:{md5}")] = _find(parent, f"msd:{path.parent.name}")
+            _find(parent, f"md5:{md5}")
+    return [Track(md5, path, _find(parent, f"md5:{md5}")) for md5, path in sorted(paths.items())]
+
+
+def extract(track: Track, task: Any) -> Extracted:
+    try:
+        song = load_song(track.path)
+        inputs, targets = melody_features(song) if task == "melody" else harmony_features(song)
+    except MidiError as exc:
+        return Extracted(kind="corrupt", reason=str(exc))
+    return Extracted(inputs, targets)
+
+
+def check(track: Track, config: Any) -> Extracted:
+    try:
+        load_song(track.path)
+    except MidiError as exc:
+        return Extracted(kind="corrupt", reason=str(exc))
+    return Extracted()
+
+
+class LakhDataset(Dataset):
+    """Lakh MIDI -> melody (one step per note) or harmony (one step per bar) sequences."""
+
+    Options = LakhOptions
+
+    @property
+    def produces(self) -> str:
+        return TASKS[self.options.task]
+
+    @property
+    def input_size(self) -> int:
+        return kelcore.get_spec(self.produces).input_size
+
+    target_size = 1
+
+    def tracks(self) -> list[Track]:
+        tracks = read_index(Path(self.options.root))
+        return tracks[: self.options.max_tracks] if self.options.max_tracks else tracks
+
+    def prepare(self, context: RunContext) -> kelcore.PreparedData:
+        return prepare_dataset(f"lakh/{self.options.task}", self.tracks(), extract, self.options.task, context,
+                               cache_dir_of(self.options), self.options.workers, standardise=False)
+
+    def validate(self, progress: bool = False) -> kelcore.ValidationReport:
+        return validate_tracks("lakh", Path(self.options.root), self.tracks(), check, self.options.workers, progress)
+
+    @classmethod
+    def write_demo(cls, path: Path, seed: int = 0, songs: int = 80) -> None:
+        """``lmd_full/<md5[0]>/<md5>.mid`` songs with keys, modes, progressions and melodies."""
+        from kel_plugin_midi_features.compose import compose
+
+        for index in range(songs):
+            midi, _ = compose(seed * 100_003 + index)
+            buffer = io.BytesIO()
+            midi.save(file=buffer)
+            md5 = hashlib.md5(buffer.getvalue()).hexdigest()
+            target = Path(path) / "lmd_full" / md5[0] / f"{md5}.mid"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(buffer.getvalue())
