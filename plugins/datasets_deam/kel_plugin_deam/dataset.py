@@ -1,0 +1,117 @@
+"""DEAM: ``MEMD_audio/<song_id>.mp3`` + ``annotations/annotations averaged per song/dynamic (per second
+annotations)/{arousal,valence}.csv`` (2 Hz from 15 s, values in [-1, 1], rows of unequal length ending in
+empty cells). Mirror layouts add a level (``DEAM_audio/MEMD_audio``, ``DEAM_Annotations/annotations``).
+No official split: a seeded split by song.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+
+import kelcore
+from kelcore.api import Dataset, DatasetOptions, RunContext
+from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
+from kel_plugin_audio_features import emotion_sequence, load_audio, AudioError
+
+SPEC = kelcore.get_spec("EmotionRecognizer")
+FEATURE_CONFIG = {"contract": "EmotionRecognizer/1.0.0", "extractor": 1}
+DYNAMIC = Path("annotations averaged per song") / "dynamic (per second annotations)"
+SAMPLE = re.compile(r"^\s*sample_(\d+)ms\s*$")
+
+
+class DeamOptions(DatasetOptions):
+    pass
+
+
+def _find_one(root: Path, pattern: str, what: str) -> Path:
+    found = sorted(root.glob(pattern)) + sorted(root.glob(f"*/{pattern}"))
+    if not found:
+        raise FileNotFoundError(f"{root}: no {what} ({pattern}) in the DEAM layout or its mirrors")
+    return found[0]
+
+
+def read_dynamic(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """song_id -> (times in s, values) from one dynamic CSV; empty trailing cells are dropped."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header = [cell.strip() for cell in rows[0]]
+    if header[0] != "song_id":
+        raise ValueError(f"{path}: first column is {header[0]!r}, expected song_id")
+    times = []
+    for column, name in enumerate(header[1:], start=2):
+        match = SAMPLE.match(name)
+        if not match:
+            raise ValueError(f"{path}: column {column} is {name!r}, expected sample_<ms>ms")
+        times.append(int(match.group(1)) / 1000.0)
+    series = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or not row[0].strip():
+            continue
+        cells = [c.strip() for c in row[1:]]
+        filled = [i for i, c in enumerate(cells) if c]
+        try:
+            values = np.array([float(cells[i]) for i in filled])
+        except ValueError as exc:
+            raise ValueError(f"{path}:{line}: song {row[0].strip()}: {exc}") from None
+        series[row[0].strip()] = (np.asarray(times)[filled], values)
+    return series
+
+
+def read_index(root: Path) -> list[Track]:
+    arousal_csv = _find_one(root, f"**/{DYNAMIC}/arousal.csv", "dynamic arousal annotations")
+    valence = read_dynamic(arousal_csv.with_name("valence.csv"))
+    arousal = read_dynamic(arousal_csv)
+    audio_dir = _find_one(root, "**/MEMD_audio", "MEMD_audio folder")
+    audio = {p.stem: p for p in audio_dir.iterdir() if p.suffix.lower() in (".mp3", ".wav")}
+    tracks = []
+    for song in sorted(set(audio) | set(arousal) | set(valence), key=lambda s: int(s) if s.isdigit() else 0):
+        labels = None
+        if song in arousal and song in valence:
+            (t_a, a), (t_v, v) = arousal[song], valence[song]
+            common, ia, iv = np.intersect1d(t_a, t_v, return_indices=True)
+            labels = {"times": common.tolist(), "valence": v[iv].tolist(), "arousal": a[ia].tolist()}
+        tracks.append(Track(song, audio.get(song, audio_dir / f"{song}.mp3"), song, None, labels))
+    return tracks
+
+
+def extract(track: Track, config: object) -> Extracted:
+    return emotion_sequence(track.path, track.labels)
+
+
+def check(track: Track, config: object) -> Extracted:
+    if not track.labels:
+        return Extracted(kind="unlabelled", reason="no dynamic valence/arousal annotations")
+    try:
+        load_audio(track.path)
+    except AudioError as exc:
+        return Extracted(kind="corrupt", reason=str(exc))
+    return Extracted()
+
+
+class DeamDataset(Dataset):
+    """DEAM -> EmotionRecognizer sequences (one step per annotated 0.5 s frame)."""
+
+    Options = DeamOptions
+    produces = SPEC.name
+    input_size = SPEC.input_size
+    target_size = 2
+
+    def tracks(self) -> list[Track]:
+        tracks = read_index(Path(self.options.root))
+        return tracks[: self.options.max_tracks] if self.options.max_tracks else tracks
+
+    def prepare(self, context: RunContext) -> kelcore.PreparedData:
+        return prepare_dataset("deam", self.tracks(), extract, FEATURE_CONFIG, context, cache_dir_of(self.options),
+                               self.options.workers, standardise=True)
+
+    def validate(self, progress: bool = False) -> kelcore.ValidationReport:
+        return validate_tracks("deam", Path(self.options.root), self.tracks(), check, self.options.workers, progress)
+
+    @classmethod
+    def write_demo(cls, path: Path, seed: int = 0) -> None:
+        from .demo import write_demo
+
+        write_demo(Path(path), seed)

@@ -1,0 +1,122 @@
+"""PMEmo2019: ``metadata.csv``, ``chorus/<musicId>.mp3`` and ``annotations/dynamic_annotations.csv``
+(``musicId,frameTime,Arousal(mean),Valence(mean)``: arousal BEFORE valence, values in [0, 1], frames from
+15.5 s at 2 Hz). Values are mapped to [-1, 1] by ``2x - 1``. Songs without annotations are counted as
+unlabelled and skipped. No official split: a seeded split by song.
+"""
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+import kelcore
+from kelcore.api import Dataset, DatasetOptions, RunContext
+from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
+from kel_plugin_audio_features import AudioError, emotion_sequence, load_audio
+
+SPEC = kelcore.get_spec("EmotionRecognizer")
+FEATURE_CONFIG = {"contract": "EmotionRecognizer/1.0.0", "extractor": 1}
+DYNAMIC_COLUMNS = ("musicId", "frameTime", "Arousal(mean)", "Valence(mean)")
+
+
+class PmemoOptions(DatasetOptions):
+    pass
+
+
+def find_root(root: Path) -> Path:
+    for candidate in (root, root / "PMEmo2019"):
+        if (candidate / "metadata.csv").exists():
+            return candidate
+    raise FileNotFoundError(f"{root}: no metadata.csv (expected the PMEmo2019 folder)")
+
+
+def read_dynamic(path: Path) -> dict[str, dict[str, list[float]]]:
+    series: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"times": [], "valence": [], "arousal": []})
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in DYNAMIC_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing columns {', '.join(missing)}; expected {', '.join(DYNAMIC_COLUMNS)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                entry = series[row["musicId"].strip()]
+                entry["times"].append(float(row["frameTime"]))
+                entry["arousal"].append(2 * float(row["Arousal(mean)"]) - 1)
+                entry["valence"].append(2 * float(row["Valence(mean)"]) - 1)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{line}: {exc}") from None
+    return dict(series)
+
+
+def read_index(root: Path) -> list[Track]:
+    base = find_root(root)
+    dynamic = read_dynamic(base / "annotations" / "dynamic_annotations.csv")
+    with open(base / "metadata.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return [Track(row["musicId"], base / "chorus" / f"{row['musicId']}.mp3", row["musicId"], None,
+                  dynamic.get(row["musicId"])) for row in rows]
+
+
+def extract(track: Track, config: object) -> Extracted:
+    return emotion_sequence(track.path, track.labels)
+
+
+def check(track: Track, config: object) -> Extracted:
+    if not track.labels:
+        return Extracted(kind="unlabelled", reason="no dynamic valence/arousal annotations")
+    try:
+        load_audio(track.path)
+    except AudioError as exc:
+        return Extracted(kind="corrupt", reason=str(exc))
+    return Extracted()
+
+
+class PmemoDataset(Dataset):
+    """PMEmo2019 -> EmotionRecognizer sequences (one step per annotated 0.5 s frame)."""
+
+    Options = PmemoOptions
+    produces = SPEC.name
+    input_size = SPEC.input_size
+    target_size = 2
+
+    def tracks(self) -> list[Track]:
+        tracks = read_index(Path(self.options.root))
+        return tracks[: self.options.max_tracks] if self.options.max_tracks else tracks
+
+    def prepare(self, context: RunContext) -> kelcore.PreparedData:
+        return prepare_dataset("pmemo", self.tracks(), extract, FEATURE_CONFIG, context, cache_dir_of(self.options),
+                               self.options.workers, standardise=True)
+
+    def validate(self, progress: bool = False) -> kelcore.ValidationReport:
+        return validate_tracks("pmemo", Path(self.options.root), self.tracks(), check, self.options.workers, progress)
+
+    @classmethod
+    def write_demo(cls, path: Path, seed: int = 0, songs: int = 24, unlabelled: int = 2) -> None:
+        """metadata.csv, chorus/*.mp3 and annotations/, with a few unlabelled songs as in the release."""
+        import soundfile
+
+        from kel_plugin_audio_features import SAMPLE_RATE, drifting_labels, synthesize
+
+        rng = np.random.default_rng(seed)
+        root = Path(path)
+        for folder in ("chorus", "annotations"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        metadata = ["musicId,fileName,title,artist,album,duration,chorus_start_time,chorus_end_time"]
+        dynamic, static = [",".join(DYNAMIC_COLUMNS)], ["musicId,Arousal(mean),Valence(mean)"]
+        for index in range(songs):
+            music_id = str(1 + index * 3)
+            valence, arousal = drifting_labels(rng, 90)
+            soundfile.write(root / "chorus" / f"{music_id}.mp3", synthesize(valence, arousal, seed * 7919 + index),
+                            SAMPLE_RATE, format="MP3")
+            metadata.append(f'{music_id},{music_id}.mp3,"Demo, Song {index}",Demo Artist,Demo Album,45.0,60.0,105.0')
+            if index >= songs - unlabelled:
+                continue
+            for frame in range(30, 89):   # frameTime 15.5 s ... 44.5 s
+                dynamic.append(f"{music_id},{(frame + 1) / 2:.1f},{(arousal[frame] + 1) / 2:.4f},"
+                               f"{(valence[frame] + 1) / 2:.4f}")
+            static.append(f"{music_id},{(arousal.mean() + 1) / 2:.4f},{(valence.mean() + 1) / 2:.4f}")
+        (root / "metadata.csv").write_text("\n".join(metadata) + "\n")
+        (root / "annotations" / "dynamic_annotations.csv").write_text("\n".join(dynamic) + "\n")
+        (root / "annotations" / "static_annotations.csv").write_text("\n".join(static) + "\n")
