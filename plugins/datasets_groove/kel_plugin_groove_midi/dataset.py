@@ -16,7 +16,7 @@ from pydantic import Field
 import kelcore
 from kelcore.api import Dataset, DatasetOptions, RunContext
 from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
-from kel_plugin_midi_features import MidiError, groove_features, load_song
+from kel_plugin_midi_features import extracted, groove_features, parses
 
 SPEC = kelcore.get_spec("GroovePredictor")
 FEATURE_CONFIG = {"contract": "GroovePredictor/1.0.0", "extractor": 1}
@@ -63,19 +63,14 @@ def extract(track: Track, config: Any) -> Extracted:
     if labels["beat_type"] != "beat" or labels["time_signature"] != "4-4":
         return Extracted(kind="unsupported", reason=f"{labels['beat_type']} in {labels['time_signature']}: "
                                                     "GroovePredictor takes 4/4 beats")
-    try:
-        inputs, targets = groove_features(load_song(track.path), labels["bpm"])
-    except MidiError as exc:
-        return Extracted(kind="corrupt", reason=str(exc))
-    return Extracted(inputs, targets)
+    return extracted(groove_features, track.path, labels["bpm"])
 
 
 def check(track: Track, expected_md5: Any) -> Extracted:
     """Validation: the file exists, parses, and (optionally) matches its official md5."""
-    try:
-        load_song(track.path)
-    except MidiError as exc:
-        return Extracted(kind="corrupt", reason=str(exc))
+    parsed = parses(track.path)
+    if parsed.kind:
+        return parsed
     if expected_md5 and track.track_id in expected_md5:
         actual = hashlib.md5(track.path.read_bytes()).hexdigest()
         if actual != expected_md5[track.track_id]:

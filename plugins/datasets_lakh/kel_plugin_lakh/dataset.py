@@ -16,7 +16,7 @@ from pydantic import Field
 import kelcore
 from kelcore.api import Dataset, DatasetOptions, RunContext
 from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
-from kel_plugin_midi_features import MidiError, harmony_features, load_song, melody_features
+from kel_plugin_midi_features import extracted, harmony_features, melody_features, parses
 
 LAYOUTS = ("lmd_full", "lmd_matched", "lmd_aligned")
 TASKS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor"}
@@ -59,20 +59,11 @@ def read_index(root: Path) -> list[Track]:
 
 
 def extract(track: Track, task: Any) -> Extracted:
-    try:
-        song = load_song(track.path)
-        inputs, targets = melody_features(song) if task == "melody" else harmony_features(song)
-    except MidiError as exc:
-        return Extracted(kind="corrupt", reason=str(exc))
-    return Extracted(inputs, targets)
+    return extracted(melody_features if task == "melody" else harmony_features, track.path)
 
 
 def check(track: Track, config: Any) -> Extracted:
-    try:
-        load_song(track.path)
-    except MidiError as exc:
-        return Extracted(kind="corrupt", reason=str(exc))
-    return Extracted()
+    return parses(track.path)
 
 
 class LakhDataset(Dataset):

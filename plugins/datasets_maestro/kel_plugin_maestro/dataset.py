@@ -20,8 +20,7 @@ from pydantic import Field
 import kelcore
 from kelcore.api import Dataset, DatasetOptions, RunContext
 from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
-from kel_plugin_midi_features import (MidiError, Part, Song, dynamics_features, load_song, melody_features,
-                                      melody_part)
+from kel_plugin_midi_features import Part, Song, dynamics_features, extracted, melody_features, melody_part, parses
 
 TASKS = {"melody": "MelodyTransformer", "dynamics": "DynamicsEngine"}
 REQUIRED = ("canonical_composer", "canonical_title", "split", "midi_filename")
@@ -71,15 +70,12 @@ def read_index(root: Path) -> list[Track]:
 
 
 def extract(track: Track, task: Any) -> Extracted:
-    try:
-        song = load_song(track.path)
-        if task == "melody":
-            inputs, targets = melody_features(song, line=_top_voice(song))
-        else:
-            inputs, targets = dynamics_features(song)
-    except MidiError as exc:
-        return Extracted(kind="corrupt", reason=str(exc))
-    return Extracted(inputs, targets)
+    return extracted(top_voice_melody if task == "melody" else dynamics_features, track.path)
+
+
+def top_voice_melody(song: Song):
+    """MelodyTransformer features of a piano performance's top voice."""
+    return melody_features(song, line=_top_voice(song))
 
 
 def _top_voice(song: Song) -> Part:
@@ -91,11 +87,7 @@ def _top_voice(song: Song) -> Part:
 
 
 def check(track: Track, config: Any) -> Extracted:
-    try:
-        load_song(track.path)
-    except MidiError as exc:
-        return Extracted(kind="corrupt", reason=str(exc))
-    return Extracted()
+    return parses(track.path)
 
 
 class MaestroDataset(Dataset):

@@ -1,7 +1,29 @@
 """Shared MIDI parsing and feature extraction for kelcore's MIDI dataset plugins (lakh, maestro, groove)."""
 from .features import (chord_labels, dynamics_features, estimate_key, groove_features, harmony_features,
                        melody_features, melody_part)
-from .song import MidiError, Part, Song, load_song
+from .song import MidiError, Part, Song, TooShort, load_song
 
-__all__ = ["MidiError", "Part", "Song", "load_song", "melody_features", "melody_part", "harmony_features",
+
+def extracted(features, *args):
+    """Run a feature function on a file's song; map its failures to a counted reason.
+
+    ``features(song, *args) -> (inputs, targets)``; the first argument is the MIDI path.
+    """
+    from kelcore.data import Extracted
+
+    path, rest = args[0], args[1:]
+    try:
+        inputs, targets = features(load_song(path), *rest)
+    except TooShort as exc:
+        return Extracted(kind="unsupported", reason=str(exc))
+    except MidiError as exc:
+        return Extracted(kind="corrupt", reason=str(exc))
+    return Extracted(inputs, targets)
+
+
+def parses(path):
+    """Validation: ``Extracted()`` if the file parses, else the reason it is corrupt."""
+    return extracted(lambda song: (None, None), path)
+
+__all__ = ["extracted", "parses", "TooShort", "MidiError", "Part", "Song", "load_song", "melody_features", "melody_part", "harmony_features",
            "dynamics_features", "groove_features", "estimate_key", "chord_labels"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .song import MidiError, Part, Song
+from .song import MidiError, Part, Song, TooShort
 
 # Krumhansl-Kessler key profiles (major, minor), tonic first.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -59,7 +59,7 @@ def melody_part(song: Song) -> Part:
     among those with at least 16 notes; reduced to a monophonic top line."""
     candidates = [p for p in song.pitched() if len(p.pitch) >= 16] or song.pitched()
     if not candidates:
-        raise MidiError("no pitched notes (drums only)")
+        raise TooShort("no pitched notes (drums only)")
     named = [p for p in candidates if any(word in p.name.lower() for word in MELODY_NAMES)]
     chosen = named[0] if named else max(candidates, key=lambda p: float(p.pitch.mean()))
     keep = skyline(chosen.onset, chosen.duration, chosen.pitch)
@@ -73,7 +73,7 @@ def melody_features(song: Song, line: Part | None = None, valence_arousal: tuple
     line = line if line is not None else melody_part(song)
     n = len(line.pitch)
     if n < MIN_STEPS:
-        raise MidiError(f"melody has {n} notes, fewer than {MIN_STEPS}")
+        raise TooShort(f"melody has {n} notes, fewer than {MIN_STEPS}")
     tonic, major = estimate_key(song)
     valence, arousal = valence_arousal if valence_arousal is not None else emotion_proxy(song, major)
     x = np.zeros((n, 64), dtype=np.float32)
@@ -148,7 +148,7 @@ def harmony_features(song: Song, line: Part | None = None) -> tuple[np.ndarray, 
     line = line if line is not None else melody_part(song)
     n_bars = int(np.ceil(song.end / song.bar_beats))
     if n_bars < MIN_STEPS // 2:
-        raise MidiError(f"{n_bars} bars, fewer than {MIN_STEPS // 2}")
+        raise TooShort(f"{n_bars} bars, fewer than {MIN_STEPS // 2}")
     melody = bar_activity([line], n_bars, song.bar_beats, 128)
     peak = melody.max(axis=1, keepdims=True)
     inputs = np.divide(melody, peak, out=np.zeros_like(melody), where=peak > 0)
@@ -161,7 +161,7 @@ def dynamics_features(song: Song, max_notes: int = 4000) -> tuple[np.ndarray, np
     """DynamicsEngine inputs [notes, 32] (score context, never velocity) and targets [notes, 1] (velocity)."""
     parts = song.pitched()
     if not parts:
-        raise MidiError("no pitched notes")
+        raise TooShort("no pitched notes")
     onset = np.concatenate([p.onset for p in parts])
     order = np.lexsort((np.concatenate([p.pitch for p in parts]), onset))[:max_notes]
     onset = onset[order]
@@ -170,7 +170,7 @@ def dynamics_features(song: Song, max_notes: int = 4000) -> tuple[np.ndarray, np
     velocity = np.concatenate([p.velocity for p in parts])[order]
     n = len(onset)
     if n < MIN_STEPS:
-        raise MidiError(f"{n} notes, fewer than {MIN_STEPS}")
+        raise TooShort(f"{n} notes, fewer than {MIN_STEPS}")
     bar = song.bar_beats
     x = np.zeros((n, 32))
     x[:, 0] = pitch
@@ -228,7 +228,7 @@ def groove_features(song: Song, bpm: float) -> tuple[np.ndarray, np.ndarray]:
     """GroovePredictor inputs [bars, 64] and targets [bars, 49] of a 4/4 drum performance."""
     notes = song.drums() or song.pitched()
     if not notes:
-        raise MidiError("no drum notes")
+        raise TooShort("no drum notes")
     onset = np.concatenate([p.onset for p in notes])
     pitch = np.concatenate([p.pitch for p in notes])
     velocity = np.concatenate([p.velocity for p in notes]).astype(np.float64)
@@ -236,8 +236,6 @@ def groove_features(song: Song, bpm: float) -> tuple[np.ndarray, np.ndarray]:
     offset = np.clip((onset * 4 - grid) * 2, -1, 1)       # sixteenths x 2
     bars, step = grid // 16, grid % 16
     n_bars = int(bars.max()) + 1
-    if n_bars < 2:
-        raise MidiError(f"{n_bars} bar, fewer than 2")
     x = np.zeros((n_bars, 64), dtype=np.float32)
     x[bars, 16 * drum_group(pitch) + step] = 1
     y = np.zeros((n_bars, 49), dtype=np.float64)

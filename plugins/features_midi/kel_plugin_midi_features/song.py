@@ -22,6 +22,10 @@ class MidiError(ValueError):
     """A MIDI file that cannot be used; the message is the reason that is logged and counted."""
 
 
+class TooShort(MidiError):
+    """A valid file with too little music for a contract (counted as unsupported, not corrupt)."""
+
+
 @dataclass
 class Part:
     """One track's notes, sorted by onset then pitch; times in beats."""
