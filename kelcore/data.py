@@ -179,33 +179,57 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("KELCORE_CACHE_DIR") or Path.home() / ".cache" / "kelcore")
 
 
-def _extract_cached(job: tuple[Callable[[Track, Any], Extracted], Track, Any, str | None]) -> Extracted:
-    """Top-level (picklable) worker: content-keyed cache around one extraction; never raises."""
-    extract, track, config, cache_dir = job
+def _cache_key(track: Track) -> str:
+    return config_digest([file_digest(track.path), repr(track.labels)])
+
+
+def _extract_one(job: tuple[Callable[[Track, Any], Extracted], Track, Any, str | None, str]) -> Extracted:
+    """Top-level (picklable) worker: extract one track, store the result under ``key``; never raises."""
+    extract, track, config, cache_dir, key = job
     try:
         if track.path is None or not track.path.exists():
             return Extracted(kind="missing", reason="file not found")
-        cache = FeatureCache(Path(cache_dir), config) if cache_dir else None
-        key = config_digest([file_digest(track.path), repr(track.labels)]) if cache else ""
-        if cache is not None and (hit := cache.get(key)) is not None:
-            return hit
         result = extract(track, config)
-        if cache is not None:
-            cache.put(key, result)
-        return result
     except MemoryError:
-        return Extracted(kind="corrupt", reason="ran out of memory while parsing")
+        result = Extracted(kind="corrupt", reason="ran out of memory while parsing")
     except Exception as exc:  # noqa: BLE001 - one bad file must never end a run
-        return Extracted(kind="corrupt", reason=f"{type(exc).__name__}: {exc}")
+        result = Extracted(kind="corrupt", reason=f"{type(exc).__name__}: {exc}")
+    if cache_dir and key:
+        FeatureCache(Path(cache_dir), config).put(key, result)
+    return result
+
+
+def _cached(tracks: list[Track], cache: FeatureCache | None, progress: bool | None
+            ) -> tuple[dict[int, Extracted], dict[int, str]]:
+    """Cache keys, and results already cached (failures too), looked up in this process: a warm re-run
+    starts no worker pool."""
+    hits: dict[int, Extracted] = {}
+    keys: dict[int, str] = {}
+    if cache is None:
+        return hits, keys
+    with Progress(len(tracks), "checking feature cache", progress) as bar:
+        for index, track in enumerate(tracks):
+            if track.path is not None and track.path.exists():
+                keys[index] = _cache_key(track)
+                hit = cache.get(keys[index])
+                if hit is not None:
+                    hits[index] = hit
+            bar.update()
+    return hits, keys
 
 
 def extract_tracks(
     tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any, cache_dir: Path | None,
     workers: int | None, progress: bool | None, desc: str,
 ) -> list[tuple[Track, Extracted]]:
-    """Run ``extract(track, config)`` over every track in parallel through the feature cache."""
-    jobs = [(extract, track, config, str(cache_dir) if cache_dir else None) for track in tracks]
-    return [(job[1], result) for job, result in parallel_map(_extract_cached, jobs, workers, desc, progress)]
+    """``extract(track, config)`` for every track: cache hits first, then the misses in parallel."""
+    cache = FeatureCache(cache_dir, config) if cache_dir else None
+    results, keys = _cached(tracks, cache, progress)
+    misses = [i for i in range(len(tracks)) if i not in results]
+    jobs = [(extract, tracks[i], config, str(cache_dir) if cache_dir else None, keys.get(i, "")) for i in misses]
+    for index, (_, result) in zip(misses, parallel_map(_extract_one, jobs, workers, desc, progress)):
+        results[index] = result
+    return [(track, results[i]) for i, track in enumerate(tracks)]
 
 
 def load_or_draw_split(tracks: list[Track], context: RunContext) -> dict[str, str]:
