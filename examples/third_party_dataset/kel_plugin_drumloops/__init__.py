@@ -1,0 +1,69 @@
+"""An example third-party dataset plugin (see docs/PLUGINS.md): your own drum loops as GroovePredictor data.
+
+Layout::
+
+    <root>/loops.csv        file,bpm,split        (split: train, validation or test)
+    <root>/<file>.mid       4/4 drum loops
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from pydantic import Field
+
+import kelcore
+from kelcore.api import Dataset, DatasetOptions, RunContext
+from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
+from kel_plugin_midi_features import extracted, groove_features, parses
+
+SPEC = kelcore.get_spec("GroovePredictor")
+
+
+class DrumLoopsOptions(DatasetOptions):
+    default_bpm: float = Field(120.0, gt=0, description="tempo for rows whose bpm cell is empty")
+
+
+def read_index(root: Path, default_bpm: float) -> list[Track]:
+    index = root / "loops.csv"
+    if not index.exists():
+        raise FileNotFoundError(f"{root}: no loops.csv (expected columns file,bpm,split)")
+    with open(index, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return [Track(row["file"], root / row["file"], row["file"], row["split"],
+                  {"bpm": float(row["bpm"] or default_bpm)}) for row in rows]
+
+
+def extract(track: Track, config: object) -> Extracted:
+    return extracted(groove_features, track.path, track.labels["bpm"])
+
+
+def check(track: Track, config: object) -> Extracted:
+    return parses(track.path)
+
+
+class DrumLoops(Dataset):
+    Options = DrumLoopsOptions
+    produces = SPEC.name            # the contract these features follow
+    input_size = SPEC.input_size
+    target_size = 49                # docs/CONTRACTS.md: 32 values, 16 mask, sixteenth length in ms
+
+    def tracks(self) -> list[Track]:
+        return read_index(Path(self.options.root), self.options.default_bpm)[: self.options.max_tracks]
+
+    def prepare(self, context: RunContext) -> kelcore.PreparedData:
+        return prepare_dataset("drumloops", self.tracks(), extract, {"contract": "GroovePredictor/1.0.0"},
+                               context, cache_dir_of(self.options), self.options.workers, standardise=False)
+
+    def validate(self, progress: bool = False) -> kelcore.ValidationReport:
+        return validate_tracks("drumloops", Path(self.options.root), self.tracks(), check,
+                               self.options.workers, progress)
+
+    @classmethod
+    def write_demo(cls, path: Path, seed: int = 0) -> None:
+        raise NotImplementedError("drumloops has no demo corpus: point root at your own loops")
+
+
+@kelcore.hookimpl
+def kelcore_register_datasets(register):
+    register("drumloops", DrumLoops)
