@@ -21,7 +21,6 @@ import pretty_midi
 
 from kel_plugin_lakh.dataset import extract, read_index
 from kel_plugin_midi_features.features import DURATION_CLASSES, MAJOR_PROFILE, MELODY_NAMES, MINOR_PROFILE
-from kelcore.api import RunContext
 from kelcore.data import Track, default_workers, extract_tracks
 
 

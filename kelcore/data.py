@@ -8,14 +8,15 @@ import os
 import pickle
 import random
 import tempfile
+from abc import abstractmethod
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, ClassVar, Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from .api import DatasetProblem, PreparedData, RunContext, Sequence, ValidationReport
+from .api import Dataset, DatasetProblem, PreparedData, RunContext, Sequence, ValidationReport
 from .progress import Progress
 
 T = TypeVar("T")
@@ -314,3 +315,60 @@ def validate_tracks(name: str, root: Path, tracks: list[Track], check: Callable[
 def cache_dir_of(options: Any) -> Path:
     """The cache folder a dataset's options ask for (``cache_dir`` or the default)."""
     return Path(options.cache_dir) if getattr(options, "cache_dir", None) else default_cache_dir()
+
+
+class IndexedDataset(Dataset):
+    """A dataset plugin from an index of tracks and a per-track extractor.
+
+    Subclasses implement :meth:`read_index` and set ``name``, ``target_size`` and the extractor functions
+    ``extract(track, config)`` and ``check(track, config)`` (module-level functions wrapped in
+    ``staticmethod``, so worker processes can pickle them); ``prepare`` (cached, parallel, split,
+    normalised) and ``validate`` come from here. A dataset that serves several models maps its
+    ``options.task`` to ModelSpec names in ``tasks``; ``standardised_tasks`` lists those whose contract
+    standardises the inputs (the others use identity normalisation).
+    """
+
+    name: ClassVar[str]
+    tasks: ClassVar[dict[str, str]] = {}
+    standardised_tasks: ClassVar[frozenset[str]] = frozenset()
+    extract: ClassVar[Callable[[Track, Any], Extracted]]
+    check: ClassVar[Callable[[Track, Any], Extracted]]
+
+    @abstractmethod
+    def read_index(self, root: Path) -> list[Track]:
+        """Every track the dataset lists under ``root``, in a stable order."""
+
+    @property
+    def task(self) -> str:
+        return getattr(self.options, "task", "")
+
+    @property
+    def produces(self) -> str:
+        return self.tasks[self.task]
+
+    @property
+    def input_size(self) -> int:
+        from .spec import get_spec
+
+        return get_spec(self.produces).input_size
+
+    def feature_config(self) -> Any:
+        """Everything that changes the features (part of the cache key)."""
+        return {"dataset": self.name, "contract": self.produces, "task": self.task}
+
+    def tracks(self) -> list[Track]:
+        return self.read_index(Path(self.options.root))[: self.options.max_tracks]
+
+    def prepare(self, context: RunContext) -> PreparedData:
+        label = f"{self.name}/{self.task}" if self.task else self.name
+        return prepare_dataset(label, self.tracks(), type(self).extract, self.feature_config(), context,
+                               cache_dir_of(self.options), self.options.workers,
+                               standardise=self.task in self.standardised_tasks)
+
+    def checker(self) -> Callable[[Track, Any], Extracted]:
+        """The validation function (picklable); override to bind extra data such as checksums."""
+        return type(self).check
+
+    def validate(self, progress: bool = False) -> ValidationReport:
+        return validate_tracks(self.name, Path(self.options.root), self.tracks(), self.checker(),
+                               self.options.workers, progress)

@@ -134,7 +134,7 @@ def test_lakh_real_files_give_the_contract_widths(tmp_path, task, width):
     from kel_plugin_lakh.dataset import extract
 
     for track in tracks:
-        result = extract(track, task)
+        result = extract(track, {"task": task})
         assert result.kind == "" and result.inputs.shape[1] == width and result.targets.shape[1] == 1
 
 

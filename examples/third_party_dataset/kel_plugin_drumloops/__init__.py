@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import Field
 
 import kelcore
-from kelcore.api import Dataset, DatasetOptions, RunContext
-from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
+from kelcore.api import DatasetOptions
+from kelcore.data import Extracted, IndexedDataset, Track
 from kel_plugin_midi_features import extracted, groove_features, parses
 
 SPEC = kelcore.get_spec("GroovePredictor")
@@ -42,22 +42,16 @@ def check(track: Track, config: object) -> Extracted:
     return parses(track.path)
 
 
-class DrumLoops(Dataset):
+class DrumLoops(IndexedDataset):
     Options = DrumLoopsOptions
-    produces = SPEC.name            # the contract these features follow
-    input_size = SPEC.input_size
+    name = "drumloops"
+    tasks = {"": SPEC.name}         # the contract these features follow: checked against the model at config time
     target_size = 49                # docs/CONTRACTS.md: 32 values, 16 mask, sixteenth length in ms
+    extract = staticmethod(extract)
+    check = staticmethod(check)
 
-    def tracks(self) -> list[Track]:
-        return read_index(Path(self.options.root), self.options.default_bpm)[: self.options.max_tracks]
-
-    def prepare(self, context: RunContext) -> kelcore.PreparedData:
-        return prepare_dataset("drumloops", self.tracks(), extract, {"contract": "GroovePredictor/1.0.0"},
-                               context, cache_dir_of(self.options), self.options.workers, standardise=False)
-
-    def validate(self, progress: bool = False) -> kelcore.ValidationReport:
-        return validate_tracks("drumloops", Path(self.options.root), self.tracks(), check,
-                               self.options.workers, progress)
+    def read_index(self, root: Path) -> list[Track]:
+        return read_index(root, self.options.default_bpm)
 
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0) -> None:

@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 
 import kelcore
-from kelcore.api import Dataset, DatasetOptions, RunContext
-from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
-from kel_plugin_audio_features import emotion_sequence, load_audio, AudioError
+from kelcore.api import DatasetOptions
+from kelcore.data import IndexedDataset, Track
+from kel_plugin_audio_features import check_audio, extract_emotion
 
 SPEC = kelcore.get_spec("EmotionRecognizer")
-FEATURE_CONFIG = {"contract": "EmotionRecognizer/1.0.0", "extractor": 1}
 DYNAMIC = Path("annotations averaged per song") / "dynamic (per second annotations)"
 SAMPLE = re.compile(r"^\s*sample_(\d+)ms\s*$")
 
@@ -77,38 +76,19 @@ def read_index(root: Path) -> list[Track]:
     return tracks
 
 
-def extract(track: Track, config: object) -> Extracted:
-    return emotion_sequence(track.path, track.labels)
-
-
-def check(track: Track, config: object) -> Extracted:
-    if not track.labels:
-        return Extracted(kind="unlabelled", reason="no dynamic valence/arousal annotations")
-    try:
-        load_audio(track.path)
-    except AudioError as exc:
-        return Extracted(kind="corrupt", reason=str(exc))
-    return Extracted()
-
-
-class DeamDataset(Dataset):
+class DeamDataset(IndexedDataset):
     """DEAM -> EmotionRecognizer sequences (one step per annotated 0.5 s frame)."""
 
     Options = DeamOptions
-    produces = SPEC.name
-    input_size = SPEC.input_size
+    name = "deam"
+    tasks = {"": SPEC.name}
+    standardised_tasks = frozenset({""})
     target_size = 2
+    extract = staticmethod(extract_emotion)
+    check = staticmethod(check_audio)
 
-    def tracks(self) -> list[Track]:
-        tracks = read_index(Path(self.options.root))
-        return tracks[: self.options.max_tracks] if self.options.max_tracks else tracks
-
-    def prepare(self, context: RunContext) -> kelcore.PreparedData:
-        return prepare_dataset("deam", self.tracks(), extract, FEATURE_CONFIG, context, cache_dir_of(self.options),
-                               self.options.workers, standardise=True)
-
-    def validate(self, progress: bool = False) -> kelcore.ValidationReport:
-        return validate_tracks("deam", Path(self.options.root), self.tracks(), check, self.options.workers, progress)
+    def read_index(self, root: Path) -> list[Track]:
+        return read_index(root)
 
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0) -> None:

@@ -14,12 +14,11 @@ from typing import Any
 from pydantic import Field
 
 import kelcore
-from kelcore.api import Dataset, DatasetOptions, RunContext
-from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
+from kelcore.api import DatasetOptions
+from kelcore.data import Extracted, IndexedDataset, Track
 from kel_plugin_midi_features import extracted, groove_features, parses
 
 SPEC = kelcore.get_spec("GroovePredictor")
-FEATURE_CONFIG = {"contract": "GroovePredictor/1.0.0", "extractor": 1}
 COLUMNS = ["drummer", "session", "id", "style", "bpm", "beat_type", "time_signature", "midi_filename",
            "audio_filename", "duration", "split"]
 
@@ -78,26 +77,21 @@ def check(track: Track, expected_md5: Any) -> Extracted:
     return Extracted()
 
 
-class GrooveMidiDataset(Dataset):
+class GrooveMidiDataset(IndexedDataset):
     """Groove MIDI v1.0.0 -> GroovePredictor sequences (one step per 4/4 bar)."""
 
     Options = GrooveOptions
-    produces = SPEC.name
-    input_size = SPEC.input_size
+    name = "groove"
+    tasks = {"": SPEC.name}
     target_size = 49
+    extract = staticmethod(extract)
+    check = staticmethod(check)
 
-    def tracks(self) -> list[Track]:
-        tracks = read_index(Path(self.options.root))
-        return tracks[: self.options.max_tracks] if self.options.max_tracks else tracks
+    def read_index(self, root: Path) -> list[Track]:
+        return read_index(root)
 
-    def prepare(self, context: RunContext) -> kelcore.PreparedData:
-        return prepare_dataset("groove", self.tracks(), extract, FEATURE_CONFIG, context,
-                               cache_dir_of(self.options), self.options.workers, standardise=False)
-
-    def validate(self, progress: bool = False) -> kelcore.ValidationReport:
-        md5 = self._official_md5() if self.options.verify_checksums else None
-        return validate_tracks("groove", Path(self.options.root), self.tracks(), check_md5(md5),
-                               self.options.workers, progress)
+    def checker(self) -> check_md5:
+        return check_md5(self._official_md5() if self.options.verify_checksums else None)
 
     def _official_md5(self) -> dict[str, str]:
         if self.options.index is None:

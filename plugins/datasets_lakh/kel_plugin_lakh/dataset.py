@@ -13,9 +13,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-import kelcore
-from kelcore.api import Dataset, DatasetOptions, RunContext
-from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
+from kelcore.api import DatasetOptions
+from kelcore.data import Extracted, IndexedDataset, Track
 from kel_plugin_midi_features import extracted, harmony_features, melody_features, parses
 
 LAYOUTS = ("lmd_full", "lmd_matched", "lmd_aligned")
@@ -58,39 +57,26 @@ def read_index(root: Path) -> list[Track]:
     return [Track(md5, path, _find(parent, f"md5:{md5}")) for md5, path in sorted(paths.items())]
 
 
-def extract(track: Track, task: Any) -> Extracted:
-    return extracted(melody_features if task == "melody" else harmony_features, track.path)
+def extract(track: Track, config: Any) -> Extracted:
+    return extracted(melody_features if config["task"] == "melody" else harmony_features, track.path)
 
 
 def check(track: Track, config: Any) -> Extracted:
     return parses(track.path)
 
 
-class LakhDataset(Dataset):
+class LakhDataset(IndexedDataset):
     """Lakh MIDI -> melody (one step per note) or harmony (one step per bar) sequences."""
 
     Options = LakhOptions
-
-    @property
-    def produces(self) -> str:
-        return TASKS[self.options.task]
-
-    @property
-    def input_size(self) -> int:
-        return kelcore.get_spec(self.produces).input_size
-
+    name = "lakh"
+    tasks = TASKS
     target_size = 1
+    extract = staticmethod(extract)
+    check = staticmethod(check)
 
-    def tracks(self) -> list[Track]:
-        tracks = read_index(Path(self.options.root))
-        return tracks[: self.options.max_tracks] if self.options.max_tracks else tracks
-
-    def prepare(self, context: RunContext) -> kelcore.PreparedData:
-        return prepare_dataset(f"lakh/{self.options.task}", self.tracks(), extract, self.options.task, context,
-                               cache_dir_of(self.options), self.options.workers, standardise=False)
-
-    def validate(self, progress: bool = False) -> kelcore.ValidationReport:
-        return validate_tracks("lakh", Path(self.options.root), self.tracks(), check, self.options.workers, progress)
+    def read_index(self, root: Path) -> list[Track]:
+        return read_index(root)
 
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0, songs: int = 80) -> None:

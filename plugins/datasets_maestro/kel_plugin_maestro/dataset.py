@@ -17,9 +17,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-import kelcore
-from kelcore.api import Dataset, DatasetOptions, RunContext
-from kelcore.data import Extracted, Track, cache_dir_of, prepare_dataset, validate_tracks
+from kelcore.api import DatasetOptions
+from kelcore.data import Extracted, IndexedDataset, Track
 from kel_plugin_midi_features import Part, Song, dynamics_features, extracted, melody_features, melody_part, parses
 
 TASKS = {"melody": "MelodyTransformer", "dynamics": "DynamicsEngine"}
@@ -69,8 +68,8 @@ def read_index(root: Path) -> list[Track]:
     return tracks
 
 
-def extract(track: Track, task: Any) -> Extracted:
-    return extracted(top_voice_melody if task == "melody" else dynamics_features, track.path)
+def extract(track: Track, config: Any) -> Extracted:
+    return extracted(top_voice_melody if config["task"] == "melody" else dynamics_features, track.path)
 
 
 def top_voice_melody(song: Song):
@@ -90,32 +89,19 @@ def check(track: Track, config: Any) -> Extracted:
     return parses(track.path)
 
 
-class MaestroDataset(Dataset):
+class MaestroDataset(IndexedDataset):
     """MAESTRO -> melody (top voice, one step per note) or dynamics (one step per note) sequences."""
 
     Options = MaestroOptions
+    name = "maestro"
+    tasks = TASKS
+    standardised_tasks = frozenset({"dynamics"})
     target_size = 1
+    extract = staticmethod(extract)
+    check = staticmethod(check)
 
-    @property
-    def produces(self) -> str:
-        return TASKS[self.options.task]
-
-    @property
-    def input_size(self) -> int:
-        return kelcore.get_spec(self.produces).input_size
-
-    def tracks(self) -> list[Track]:
-        tracks = read_index(Path(self.options.root))
-        return tracks[: self.options.max_tracks] if self.options.max_tracks else tracks
-
-    def prepare(self, context: RunContext) -> kelcore.PreparedData:
-        return prepare_dataset(f"maestro/{self.options.task}", self.tracks(), extract, self.options.task, context,
-                               cache_dir_of(self.options), self.options.workers,
-                               standardise=self.options.task == "dynamics")
-
-    def validate(self, progress: bool = False) -> kelcore.ValidationReport:
-        return validate_tracks("maestro", Path(self.options.root), self.tracks(), check, self.options.workers,
-                               progress)
+    def read_index(self, root: Path) -> list[Track]:
+        return read_index(root)
 
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0, pieces: int = 40) -> None:

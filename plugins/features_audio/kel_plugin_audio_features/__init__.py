@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from kelcore.data import Extracted
+from kelcore.data import Extracted, Track
 
 SAMPLE_RATE = 22_050
 N_FFT = 2048
@@ -130,3 +130,19 @@ def drifting_labels(rng: np.random.Generator, frames: int) -> tuple[np.ndarray, 
     drift = 0.25 * np.sin(2 * np.pi * t[:, None] / rng.uniform(20, 60, size=2) + rng.uniform(0, 6.3, size=2))
     values = np.clip(centre + drift + rng.normal(0, 0.02, size=(frames, 2)), -1, 1)
     return values[:, 0], values[:, 1]
+
+
+def extract_emotion(track: Track, config: Any) -> Extracted:
+    """Dataset extractor: EmotionRecognizer features of one annotated song (runs in worker processes)."""
+    return emotion_sequence(track.path, track.labels)
+
+
+def check_audio(track: Track, config: Any) -> Extracted:
+    """Dataset validation: the song has annotations and its audio decodes to something audible."""
+    if not track.labels:
+        return Extracted(kind="unlabelled", reason="no dynamic valence/arousal annotations")
+    try:
+        load_audio(track.path)
+    except AudioError as exc:
+        return Extracted(kind="corrupt", reason=str(exc))
+    return Extracted()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .song import MidiError, Part, Song, TooShort
+from .song import Part, Song, TooShort
 
 # Krumhansl-Kessler key profiles (major, minor), tonic first.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

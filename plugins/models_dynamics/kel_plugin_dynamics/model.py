@@ -13,7 +13,7 @@ from torch import nn
 import kelcore
 from kelcore.api import FeatureContract, FeatureElement, Options, Sequence
 from kelcore.layers import ChainModel
-from kelcore.metrics import class_nll, stack_targets
+from kelcore.metrics import class_nll
 
 SPEC = kelcore.get_spec("DynamicsEngine")
 BIN_WIDTH = 8
