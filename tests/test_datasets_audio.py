@@ -41,6 +41,14 @@ def deam_fixture(root: Path, mirror: bool = False) -> Path:
     valence = [header, "2,-0.1,-0.2,-0.3,-0.4", "3,0.5,0.4,,", "5,0.1,0.1,0.1,0.1", "7,0,0,0,0", "10,0,0,0,0"]
     (annotations / "arousal.csv").write_text("\n".join(arousal) + "\n")
     (annotations / "valence.csv").write_text("\n".join(valence) + "\n")
+    static = annotations.parent / "song_level"
+    static.mkdir()
+    (static / "static_annotations_averaged_songs_1_2000.csv").write_text(
+        "song_id, valence_mean, valence_std, arousal_mean, arousal_std\n2, 5.1, 0.9, 4.2, 1.1\n13, 3, 1, 7, 1\n")
+    (static / "static_annotations_averaged_songs_2000_2058.csv").write_text(
+        "song_id, valence_mean, valence_std, arousal_mean, arousal_std, valence_max_mean, valence_max_std, "
+        "valence_min_mean, valence_min_std, arousal_max_mean, arousal_max_std, arousal_min_mean, arousal_min_std\n"
+        "2001, 5, 1, 5, 1, 6, 1, 4, 1, 6, 1, 4, 1\n")
     return root
 
 
@@ -59,7 +67,8 @@ def test_dynamic_rows_of_unequal_length_drop_empty_cells(tmp_path):
 def test_deam_validate_counts_every_kind(tmp_path, mirror):
     deam_fixture(tmp_path, mirror)
     report = DeamDataset(DeamDataset.Options(root=tmp_path, workers=1)).validate()
-    assert (report.listed, report.usable, report.missing, report.corrupt, report.unlabelled) == (6, 3, 0, 2, 1)
+    # songs 13 and 2001 exist only in the song-level files (spaces after commas, 5 and 13 columns): no audio
+    assert (report.listed, report.usable, report.missing, report.corrupt, report.unlabelled) == (8, 3, 2, 2, 1)
     reasons = {Path(p.path).name: p.reason for p in report.problems}
     assert reasons["7.mp3"] == "silent audio" and reasons["10.mp3"].startswith("unreadable audio")
     assert reasons["11.mp3"] == "no dynamic valence/arousal annotations"

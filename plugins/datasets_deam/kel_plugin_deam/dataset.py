@@ -59,14 +59,32 @@ def read_dynamic(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return series
 
 
+def read_static(folder: Path) -> set[str]:
+    """Song ids of the song-level files. Their headers have a space after each comma, and the 2000-2058 file
+    has 13 columns instead of 5: read by column name, stripped."""
+    songs: set[str] = set()
+    for path in sorted(folder.glob("static_annotations_averaged_songs_*.csv")):
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle, skipinitialspace=True)
+            header = [cell.strip() for cell in next(reader, [])]
+            if "song_id" not in header or "valence_mean" not in header or "arousal_mean" not in header:
+                raise ValueError(f"{path}: header {header} lacks song_id, valence_mean or arousal_mean")
+            column = header.index("song_id")
+            songs |= {row[column].strip() for row in reader if row and row[column].strip()}
+    return songs
+
+
 def read_index(root: Path) -> list[Track]:
+    """Every song with audio or annotations (dynamic or song-level); labels from the dynamic files."""
     arousal_csv = _find_one(root, f"**/{DYNAMIC}/arousal.csv", "dynamic arousal annotations")
     valence = read_dynamic(arousal_csv.with_name("valence.csv"))
     arousal = read_dynamic(arousal_csv)
+    static = read_static(arousal_csv.parent.parent / "song_level")
     audio_dir = _find_one(root, "**/MEMD_audio", "MEMD_audio folder")
     audio = {p.stem: p for p in audio_dir.iterdir() if p.suffix.lower() in (".mp3", ".wav")}
     tracks = []
-    for song in sorted(set(audio) | set(arousal) | set(valence), key=lambda s: int(s) if s.isdigit() else 0):
+    listed = set(audio) | set(arousal) | set(valence) | static
+    for song in sorted(listed, key=lambda s: int(s) if s.isdigit() else 0):
         labels = None
         if song in arousal and song in valence:
             (t_a, a), (t_v, v) = arousal[song], valence[song]
