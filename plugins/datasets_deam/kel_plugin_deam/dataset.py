@@ -11,12 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-import kelcore
 from kelcore.api import DatasetOptions
-from kelcore.data import IndexedDataset, Track
-from kel_plugin_audio_features import check_audio, extract_emotion
+from kelcore.data import Track
+from kel_plugin_audio_features import EmotionAudioDataset
 
-SPEC = kelcore.get_spec("EmotionRecognizer")
 DYNAMIC = Path("annotations averaged per song") / "dynamic (per second annotations)"
 SAMPLE = re.compile(r"^\s*sample_(\d+)ms\s*$")
 
@@ -94,16 +92,11 @@ def read_index(root: Path) -> list[Track]:
     return tracks
 
 
-class DeamDataset(IndexedDataset):
+class DeamDataset(EmotionAudioDataset):
     """DEAM -> EmotionRecognizer sequences (one step per annotated 0.5 s frame)."""
 
     Options = DeamOptions
     name = "deam"
-    tasks = {"": SPEC.name}
-    standardised_tasks = frozenset({""})
-    target_size = 2
-    extract = staticmethod(extract_emotion)
-    check = staticmethod(check_audio)
 
     def read_index(self, root: Path) -> list[Track]:
         return read_index(root)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from kelcore.data import Extracted, Track
+from kelcore.data import Extracted, IndexedDataset, Track
 
 SAMPLE_RATE = 22_050
 N_FFT = 2048
@@ -146,3 +146,14 @@ def check_audio(track: Track, config: Any) -> Extracted:
     except AudioError as exc:
         return Extracted(kind="corrupt", reason=str(exc))
     return Extracted()
+
+
+class EmotionAudioDataset(IndexedDataset):
+    """Base of the audio emotion datasets: EmotionRecognizer features, standardised inputs, (valence, arousal)
+    targets. A subclass sets ``name`` and ``Options`` and reads its layout in ``read_index``."""
+
+    tasks = {"": "EmotionRecognizer"}
+    standardised_tasks = frozenset({""})
+    target_size = 2
+    extract = staticmethod(extract_emotion)
+    check = staticmethod(check_audio)
