@@ -113,7 +113,7 @@ def test_interrupted_run_resumes_to_the_same_weights(kelcore, plugin_env, tmp_pa
     straight = kelcore("run", str(pipeline(tmp_path / "straight", epochs=4)), env=env)
     assert straight.returncode == 0, straight.stderr
 
-    path = pipeline(tmp_path / "broken", slow_ms=15, epochs=4)
+    path = pipeline(tmp_path / "broken", slow_ms=25, epochs=4)
     process = start_run(env, path)
     metrics = lambda: next((tmp_path / "broken" / "runs").glob("*/dyn/metrics.csv"), None)  # noqa: E731
     wait_for(lambda: (tmp_path / "broken" / "runs").exists() and metrics() is not None)
