@@ -13,13 +13,16 @@ plus :class:`Command`, a ``kelcore`` sub-command a plugin adds to the CLI.
 """
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import torch
 from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
 
 __all__ = [
     "Options", "DatasetOptions", "FeatureElement", "FeatureContract", "Sequence", "PreparedData",
@@ -150,8 +153,7 @@ class RunContext:
     resume: bool = False
 
     def log(self, message: str) -> None:
-        import sys
-
+        """One plain progress line on stderr."""
         print(message, file=sys.stderr, flush=True)
 
 
@@ -160,13 +162,6 @@ class RunContext:
 # --------------------------------------------------------------------------- #
 class _EmptyOptions(Options):
     pass
-
-
-try:  # torch is a hard dependency of kelcore, but keep `import kelcore.api` cheap to read
-    import torch
-    from torch import nn
-except ImportError as exc:  # pragma: no cover
-    raise ImportError("kelcore needs torch==2.13.0 (see constraints.txt)") from exc
 
 
 class SequenceModel(nn.Module, ABC):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .api import Command
-from .config import ConfigError, load_pipeline
+from .config import load_pipeline
 from .hookspecs import hookimpl
 from .plugins import KINDS, UnknownComponentError, get_registry
 from .progress import on_terminal
@@ -27,7 +27,7 @@ class RunCommand(Command):
                             help="continue an interrupted run in RUN_DIR where it stopped")
 
     def run(self, args: argparse.Namespace) -> int:
-        from .pipeline import RunError, check_resumable, execute, new_run_dir, summary
+        from .pipeline import check_resumable, execute, new_run_dir, summary
         from .training.default import Interrupted
 
         pipeline = load_pipeline(args.pipeline)
@@ -42,8 +42,6 @@ class RunCommand(Command):
         except Interrupted as stop:
             print(f"{stop}\nresume with: kelcore run {args.pipeline} --resume {run_dir}", file=sys.stderr)
             return 130
-        except RunError:
-            raise
         print(summary(records))
         print(f"report: {run_dir / 'report.json'}")
         return 0
@@ -184,5 +182,3 @@ def kelcore_register_commands(register) -> None:
     register("list", ListCommand())
     register("data", DataCommand())
 
-
-__all__ = ["ConfigError", "describe_options"]

@@ -19,7 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .api import Dataset, Exporter, SequenceModel, Trainer
-from .plugins import Registry, UnknownComponentError, get_registry
+from .plugins import PluginError, Registry, UnknownComponentError, get_registry
 from .runs import build_model, count_parameters
 from .spec import SpecError, get_spec
 
@@ -197,7 +197,7 @@ def _options(cls: Any, values: dict[str, Any], key: tuple[Any, ...], problems: _
 def _lookup(registry: Registry, kind: str, name: str, key: tuple[Any, ...], problems: _Problems) -> Any:
     try:
         return registry.get(kind, name).obj
-    except (UnknownComponentError, Exception) as exc:  # conflicts are PluginErrors
+    except (UnknownComponentError, PluginError) as exc:  # unknown name, or a name two plugins registered
         problems.add(key, str(exc).strip("'\""))
         return None
 

@@ -27,7 +27,6 @@ from .data import write_json_atomic
 from .plugins import get_registry
 from .progress import on_terminal
 from .runs import build_model, save_trained
-from .spec import get_spec
 
 
 class RunError(Exception):
@@ -141,5 +140,3 @@ def summary(records: list[dict[str, Any]]) -> str:
                      f"{rec['baseline_metrics'][key]:>10.4f}  {verdict}")
     return "\n".join(lines)
 
-
-__all__ = ["RunError", "new_run_dir", "check_resumable", "execute", "summary", "get_spec"]
