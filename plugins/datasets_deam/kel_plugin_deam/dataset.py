@@ -24,16 +24,28 @@ class DeamOptions(DatasetOptions):
 
 
 def _find_one(root: Path, pattern: str, what: str) -> Path:
-    found = sorted(root.glob(pattern)) + sorted(root.glob(f"*/{pattern}"))
+    found = sorted(root.glob(pattern))
     if not found:
         raise FileNotFoundError(f"{root}: no {what} ({pattern}) in the DEAM layout or its mirrors")
     return found[0]
 
 
+def _audio_dir(root: Path) -> Path:
+    """``MEMD_audio`` (or a mirror's ``DEAM_audio/MEMD_audio``); if it was not extracted, where it belongs, so
+    every song is reported missing rather than the run failing on a bare FileNotFoundError."""
+    for candidate in (root / "MEMD_audio", root / "DEAM_audio" / "MEMD_audio"):
+        if candidate.is_dir():
+            return candidate
+    found = sorted(p for p in root.glob("**/MEMD_audio") if p.is_dir())
+    return found[0] if found else root / "MEMD_audio"
+
+
 def read_dynamic(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """song_id -> (times in s, values) from one dynamic CSV; empty trailing cells are dropped."""
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
+    if not rows:
+        raise ValueError(f"{path}: empty file, expected a song_id,sample_15000ms,... header")
     header = [cell.strip() for cell in rows[0]]
     if header[0] != "song_id":
         raise ValueError(f"{path}: first column is {header[0]!r}, expected song_id")
@@ -62,7 +74,7 @@ def read_static(folder: Path) -> set[str]:
     has 13 columns instead of 5: read by column name, stripped."""
     songs: set[str] = set()
     for path in sorted(folder.glob("static_annotations_averaged_songs_*.csv")):
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle, skipinitialspace=True)
             header = [cell.strip() for cell in next(reader, [])]
             if "song_id" not in header or "valence_mean" not in header or "arousal_mean" not in header:
@@ -78,8 +90,8 @@ def read_index(root: Path) -> list[Track]:
     valence = read_dynamic(arousal_csv.with_name("valence.csv"))
     arousal = read_dynamic(arousal_csv)
     static = read_static(arousal_csv.parent.parent / "song_level")
-    audio_dir = _find_one(root, "**/MEMD_audio", "MEMD_audio folder")
-    audio = {p.stem: p for p in audio_dir.iterdir() if p.suffix.lower() in (".mp3", ".wav")}
+    audio_dir = _audio_dir(root)
+    audio = {p.stem: p for p in audio_dir.glob("*") if p.suffix.lower() in (".mp3", ".wav")}
     tracks = []
     listed = set(audio) | set(arousal) | set(valence) | static
     for song in sorted(listed, key=lambda s: int(s) if s.isdigit() else 0):

@@ -31,29 +31,41 @@ def find_root(root: Path) -> Path:
 
 def read_dynamic(path: Path) -> dict[str, dict[str, list[float]]]:
     series: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"times": [], "valence": [], "arousal": []})
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in DYNAMIC_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"{path}: missing columns {', '.join(missing)}; expected {', '.join(DYNAMIC_COLUMNS)}")
         for line, row in enumerate(reader, start=2):
             try:
-                entry = series[row["musicId"].strip()]
-                entry["times"].append(float(row["frameTime"]))
-                entry["arousal"].append(2 * float(row["Arousal(mean)"]) - 1)
-                entry["valence"].append(2 * float(row["Valence(mean)"]) - 1)
-            except ValueError as exc:
-                raise ValueError(f"{path}:{line}: {exc}") from None
-    return dict(series)
+                song = row["musicId"].strip()
+                time, arousal, valence = (float(row[c]) for c in DYNAMIC_COLUMNS[1:])
+            except (ValueError, TypeError, AttributeError):
+                raise ValueError(f"{path}:{line}: expected a musicId and three numbers "
+                                 f"({', '.join(DYNAMIC_COLUMNS[1:])}), got {list(row.values())}") from None
+            entry = series[song]
+            entry["times"].append(time)
+            entry["arousal"].append(2 * arousal - 1)   # [0, 1] -> [-1, 1]
+            entry["valence"].append(2 * valence - 1)
+    return {song: _in_time_order(entry) for song, entry in series.items()}
+
+
+def _in_time_order(entry: dict[str, list[float]]) -> dict[str, list[float]]:
+    """The model is fed frames in order: sort by frameTime in case rows are not."""
+    order = np.argsort(entry["times"], kind="stable")
+    return {key: [values[i] for i in order] for key, values in entry.items()}
 
 
 def read_index(root: Path) -> list[Track]:
     base = find_root(root)
     dynamic = read_dynamic(base / "annotations" / "dynamic_annotations.csv")
-    with open(base / "metadata.csv", newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    return [Track(row["musicId"], base / "chorus" / f"{row['musicId']}.mp3", row["musicId"], None,
-                  dynamic.get(row["musicId"])) for row in rows]
+    with open(base / "metadata.csv", newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        if "musicId" not in (reader.fieldnames or []):
+            raise ValueError(f"{base / 'metadata.csv'}: header {reader.fieldnames} has no musicId column")
+        rows = [row for row in reader if (row["musicId"] or "").strip()]
+    ids = [row["musicId"].strip() for row in rows]
+    return [Track(song, base / "chorus" / f"{song}.mp3", song, None, dynamic.get(song)) for song in ids]
 
 
 class PmemoDataset(EmotionAudioDataset):

@@ -21,19 +21,30 @@ HOP = 512
 N_MELS = 128
 WINDOW_SECONDS = 0.5
 SILENCE = 1e-4
+DECODE_MARGIN = 0.5     # s decoded past the last annotation: covers the last STFT frame and soxr's filter edge
+STFT_BLOCK = 1024       # STFT frames computed at once (~16 MB), whatever the file's length
+FEATURE_CONFIG = {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "fmin": 0.0,
+                  "fmax": SAMPLE_RATE / 2, "window_s": WINDOW_SECONDS, "silence": SILENCE, "db_floor": 1e-10}
 
 
 class AudioError(ValueError):
     """Audio that cannot be used; the message is the logged reason."""
 
 
-def load_audio(path: Path) -> np.ndarray:
-    """Mono float32 at 22,050 Hz, whatever the file's rate and channels."""
+def load_audio(path: Path, until: float | None = None) -> np.ndarray:
+    """Mono float32 at 22,050 Hz, whatever the file's rate and channels.
+
+    ``until`` (seconds) decodes only the start of the file: features need audio up to the last annotation
+    time, so a long or pathological file never costs more memory than its annotations justify.
+    """
     import soundfile
     import soxr
 
     try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        with soundfile.SoundFile(str(path)) as handle:
+            rate = handle.samplerate
+            frames = -1 if until is None else int(np.ceil((until + DECODE_MARGIN) * rate))
+            data = handle.read(frames=frames, dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile raises its own error types
         raise AudioError(f"unreadable audio: {exc}") from None
     if data.size == 0:
@@ -52,12 +63,19 @@ def mel_filterbank() -> np.ndarray:
 
 
 def log_mel(audio: np.ndarray) -> np.ndarray:
-    """``[frames, 128]`` log-mel energies in dB (ref 1.0, floor 1e-10); frame k is centred at k * 512 / 22,050 s."""
-    padded = np.pad(audio, (N_FFT // 2, N_FFT // 2))
+    """``[frames, 128]`` log-mel energies in dB (ref 1.0, floor 1e-10); frame k is centred at k * 512 / 22,050 s.
+
+    Computed in blocks of frames, so memory stays bounded for long files.
+    """
+    padded = np.pad(audio.astype(np.float32, copy=False), (N_FFT // 2, N_FFT // 2))
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
     window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
-    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
-    return (10.0 * np.log10(np.maximum(power @ mel_filterbank().T, 1e-10))).astype(np.float32)
+    filters = mel_filterbank().T
+    out = np.empty((len(frames), N_MELS), dtype=np.float32)
+    for start in range(0, len(frames), STFT_BLOCK):
+        power = np.abs(np.fft.rfft(frames[start:start + STFT_BLOCK] * window, axis=1)) ** 2
+        out[start:start + STFT_BLOCK] = 10.0 * np.log10(np.maximum(power @ filters, 1e-10))
+    return out
 
 
 def pool(logmel: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,11 +97,11 @@ def emotion_sequence(path: Path, labels: Any) -> Extracted:
     """
     if not labels or not len(labels["times"]):
         return Extracted(kind="unlabelled", reason="no dynamic valence/arousal annotations")
+    times = np.asarray(labels["times"], dtype=np.float64)
     try:
-        audio = load_audio(path)
+        audio = load_audio(path, until=float(times.max()))
     except AudioError as exc:
         return Extracted(kind="corrupt", reason=str(exc))
-    times = np.asarray(labels["times"], dtype=np.float64)
     inputs, has_audio = pool(log_mel(audio), times)
     if len(inputs) < 2:
         return Extracted(kind="corrupt", reason=f"audio is {len(audio) / SAMPLE_RATE:.1f} s: it ends before the "
@@ -139,10 +157,10 @@ def extract_emotion(track: Track, config: Any) -> Extracted:
 
 def check_audio(track: Track, config: Any) -> Extracted:
     """Dataset validation: the song has annotations and its audio decodes to something audible."""
-    if not track.labels:
+    if not track.labels or not len(track.labels["times"]):
         return Extracted(kind="unlabelled", reason="no dynamic valence/arousal annotations")
     try:
-        load_audio(track.path)
+        load_audio(track.path, until=float(max(track.labels["times"])))
     except AudioError as exc:
         return Extracted(kind="corrupt", reason=str(exc))
     return Extracted()
@@ -157,3 +175,7 @@ class EmotionAudioDataset(IndexedDataset):
     target_size = 2
     extract = staticmethod(extract_emotion)
     check = staticmethod(check_audio)
+
+    def feature_config(self) -> Any:
+        """Part of the cache key: a change to any audio feature parameter re-extracts."""
+        return {**super().feature_config(), "audio": FEATURE_CONFIG}
