@@ -2,17 +2,19 @@
 arousal-before-valence, unlabelled songs, mixed sample rates, corrupt and silent audio)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from kel_plugin_audio_features import SAMPLE_RATE, emotion_sequence, log_mel, pool
+from kel_plugin_audio_features import SAMPLE_RATE, emotion_sequence, load_audio, log_mel, pool
 from kel_plugin_deam import DeamDataset
 from kel_plugin_deam.dataset import read_dynamic, read_index as deam_index
 from kel_plugin_deam.demo import write_demo as write_deam_demo
 from kel_plugin_pmemo import PmemoDataset
+from kelcore import get_spec
 from kelcore.api import RunContext
 
 DYNAMIC = Path("annotations") / "annotations averaged per song" / "dynamic (per second annotations)"
@@ -139,3 +141,145 @@ def test_pmemo_arousal_before_valence_scaled_to_unit_range_and_unlabelled_songs(
     assert track.labels["valence"][0] == pytest.approx(2 * float(first[3]) - 1)
     result = emotion_sequence(track.path, track.labels)
     assert result.inputs.shape[1] == 128 and result.inputs.shape[0] == len(track.labels["times"])
+
+
+# --------------------------------------------------------------------------- #
+# Alignment at the end of the audio, truncated files, bounded decoding
+# --------------------------------------------------------------------------- #
+def test_steps_are_the_annotated_frames_that_have_audio(tmp_path):
+    """Audio ending at 15.8 s under annotations to 16.5 s: only the frames at 15.0 and 15.5 s have audio."""
+    path = tmp_path / "short.wav"   # DEAM accepts WAV too; 16 kHz mono as some DEAM files are
+    soundfile.write(path, tone(15.8, 16000), 16000)
+    labels = {"times": [15.0, 15.5, 16.0, 16.5], "valence": [0.1, 0.2, 0.3, 0.4], "arousal": [-0.1, -0.2, -0.3, -0.4]}
+    result = emotion_sequence(path, labels)
+    assert result.inputs.shape == (2, 128)
+    np.testing.assert_allclose(result.targets, [[0.1, -0.1], [0.2, -0.2]], atol=1e-6)
+
+
+def test_truncated_and_empty_mp3_are_corrupt_not_fatal(tmp_path):
+    whole = tmp_path / "whole.mp3"
+    soundfile.write(whole, tone(17, 44100, 2), 44100, format="MP3")
+    truncated = tmp_path / "truncated.mp3"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])   # a download cut off at ~6 s
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    labels = {"times": [15.0, 15.5, 16.0], "valence": [0.0] * 3, "arousal": [0.0] * 3}
+    cut = emotion_sequence(truncated, labels)
+    assert cut.kind == "corrupt" and "ends before the annotations" in cut.reason
+    nothing = emotion_sequence(empty, labels)
+    assert nothing.kind == "corrupt" and nothing.reason.startswith("unreadable audio")
+
+
+def test_decoding_up_to_the_last_annotation_gives_the_full_decode_features(tmp_path):
+    path = tmp_path / "long.mp3"
+    rng = np.random.default_rng(3)
+    audio = tone(30, 48000, 2) + 0.05 * rng.standard_normal((30 * 48000, 2)).astype(np.float32)
+    soundfile.write(path, audio, 48000, format="MP3")
+    times = np.arange(15.0, 20.01, 0.5)
+    labels = {"times": times.tolist(), "valence": [0.5] * len(times), "arousal": [-0.5] * len(times)}
+    bounded = emotion_sequence(path, labels)
+    full, _ = pool(log_mel(load_audio(path)), times)
+    assert bounded.inputs.shape == full.shape == (len(times), 128)
+    assert np.abs(bounded.inputs - full).max() < 1e-2   # dB; only soxr's filter edge 0.5 s away could differ
+
+
+# --------------------------------------------------------------------------- #
+# prepare(): counts, problem log, saved split, cache keyed by feature config
+# --------------------------------------------------------------------------- #
+def test_deam_prepare_counts_logs_skips_and_reuses_the_saved_split(tmp_path):
+    deam_fixture(tmp_path / "deam", mirror=True)
+    dataset = DeamDataset(DeamDataset.Options(root=tmp_path / "deam", cache_dir=tmp_path / "cache", workers=1))
+    context = run_context(tmp_path)
+    data = dataset.prepare(context)
+    report = data.report
+    assert (report.listed, report.usable, report.missing, report.corrupt, report.unlabelled) == (8, 3, 2, 2, 1)
+    log = (context.run_dir / "dataset_problems.log").read_text().splitlines()
+    logged = {Path(line.split("\t")[1]).name: line.split("\t")[0] for line in log}
+    assert logged == {"7.mp3": "corrupt", "10.mp3": "corrupt", "11.mp3": "unlabelled",
+                      "13.mp3": "missing", "2001.mp3": "missing"}
+    sequences = data.train + data.validation + data.test
+    assert sorted(s.track_id for s in sequences) == ["2", "3", "5"]
+    assert all(s.inputs.shape[1] == dataset.input_size == get_spec("EmotionRecognizer").input_size
+               and s.targets.shape == (len(s.inputs), dataset.target_size) for s in sequences)
+    saved = json.loads((context.run_dir / "split.json").read_text())
+    assert saved == {s.track_id: side for side, seqs in (("train", data.train), ("validation", data.validation),
+                                                         ("test", data.test)) for s in seqs}
+    moved = {track: {"train": "test", "test": "train"}.get(side, side) for track, side in saved.items()}
+    (context.run_dir / "split.json").write_text(json.dumps(moved))   # a resumed run keeps the saved split
+    resumed = dataset.prepare(context)
+    assert {s.track_id for s in resumed.train} == {t for t, side in moved.items() if side == "train"}
+    assert {s.track_id for s in resumed.test} == {t for t, side in moved.items() if side == "test"}
+
+
+def test_cache_is_keyed_by_the_audio_feature_configuration(tmp_path, monkeypatch):
+    import kel_plugin_audio_features as audio
+
+    deam_fixture(tmp_path / "deam")
+    options = DeamDataset.Options(root=tmp_path / "deam", cache_dir=tmp_path / "cache", workers=1)
+    DeamDataset(options).prepare(run_context(tmp_path))
+
+    def refuse(path, until=None):
+        raise audio.AudioError(f"decoded {Path(path).name} again")
+
+    monkeypatch.setattr(audio, "load_audio", refuse)
+    warm = DeamDataset(options).prepare(RunContext(run_dir=tmp_path / "warm"))
+    assert warm.report.usable == 3                       # every song from the cache, nothing decoded
+    monkeypatch.setattr(audio, "FEATURE_CONFIG", {**audio.FEATURE_CONFIG, "n_mels": 64})
+    with pytest.raises(ValueError, match="no usable training sequences"):
+        DeamDataset(options).prepare(RunContext(run_dir=tmp_path / "changed"))   # a new config decodes again
+    assert "decoded 2.mp3 again" in (tmp_path / "changed" / "dataset_problems.log").read_text()
+
+
+def pmemo_fixture(root: Path) -> Path:
+    """PMEmo2019 by hand: quoted titles with commas, 44.1 kHz stereo and 22.05 kHz mono choruses, arousal before
+    valence in [0, 1], frames from 15.5 s, one song without annotations, one without audio, one empty MP3."""
+    base = root / "PMEmo2019"
+    (base / "chorus").mkdir(parents=True)
+    (base / "annotations").mkdir()
+    (base / "metadata.csv").write_text(
+        "musicId,fileName,title,artist,album,duration,chorus_start_time,chorus_end_time\n"
+        '1,1.mp3,"Hello, World",A,B,200.1,60.0,77.0\n4,4.mp3,Plain,A,B,180,10,27\n'
+        '5,5.mp3,"Say ""Hi""",A,B,170,5,22\n8,8.mp3,Gone,A,B,190,1,18\n9,9.mp3,Empty,A,B,150,2,19\n')
+    soundfile.write(base / "chorus" / "1.mp3", tone(17, 44100, 2), 44100, format="MP3")
+    soundfile.write(base / "chorus" / "4.mp3", tone(17, 22050, 1, 440), 22050, format="MP3")
+    soundfile.write(base / "chorus" / "5.mp3", tone(17, 44100, 2, 660), 44100, format="MP3")   # no annotations
+    (base / "chorus" / "9.mp3").write_bytes(b"")
+    rows = ["musicId,frameTime,Arousal(mean),Valence(mean)"]
+    for song, (a0, v0) in {"1": (0.9, 0.1), "4": (0.25, 0.75), "8": (0.5, 0.5), "9": (0.5, 0.5)}.items():
+        rows += [f"{song},{15.5 + k / 2},{a0 + k / 100},{v0 - k / 100}" for k in range(3)]
+    (base / "annotations" / "dynamic_annotations.csv").write_text("\n".join(rows) + "\n")
+    (base / "annotations" / "static_annotations.csv").write_text("musicId,Arousal(mean),Valence(mean)\n1,0.9,0.1\n")
+    return root
+
+
+def test_pmemo_prepare_maps_unit_range_to_symmetric_and_counts_unlabelled(tmp_path):
+    pmemo_fixture(tmp_path)
+    dataset = PmemoDataset(PmemoDataset.Options(root=tmp_path, cache_dir=tmp_path / "cache", workers=1))
+    data = dataset.prepare(run_context(tmp_path))
+    report = data.report
+    assert (report.listed, report.usable, report.missing, report.corrupt, report.unlabelled) == (5, 2, 1, 1, 1)
+    by_id = {s.track_id: s for s in data.train + data.validation + data.test}
+    assert sorted(by_id) == ["1", "4"]
+    # [valence, arousal] = 2x - 1 of the CSV's (Valence, Arousal), which come arousal first
+    np.testing.assert_allclose(by_id["1"].targets, [[-0.8, 0.8], [-0.82, 0.82], [-0.84, 0.84]], atol=1e-6)
+    np.testing.assert_allclose(by_id["4"].targets, [[0.5, -0.5], [0.48, -0.48], [0.46, -0.46]], atol=1e-6)
+    assert all(s.inputs.shape == (3, dataset.input_size) for s in by_id.values())
+
+
+# --------------------------------------------------------------------------- #
+# Through the real CLI
+# --------------------------------------------------------------------------- #
+def test_cli_validate_json_on_both_layouts(tmp_path, kelcore):
+    deam_fixture(tmp_path / "deam", mirror=True)
+    pmemo_fixture(tmp_path / "pmemo")
+    deam = kelcore("data", "validate", "deam", "--root", str(tmp_path / "deam"), "--json")
+    assert deam.returncode == 0, deam.stderr
+    counts = json.loads(deam.stdout)
+    assert [counts[k] for k in ("listed", "usable", "missing", "corrupt", "unlabelled")] == [8, 3, 2, 2, 1]
+    assert {p["kind"] for p in counts["problems"]} == {"missing", "corrupt", "unlabelled"}
+    pmemo = kelcore("data", "validate", "pmemo", "--root", str(tmp_path / "pmemo" / "PMEmo2019"), "--json")
+    assert pmemo.returncode == 0, pmemo.stderr
+    counts = json.loads(pmemo.stdout)
+    assert [counts[k] for k in ("listed", "usable", "missing", "corrupt", "unlabelled")] == [5, 2, 1, 1, 1]
+    broken = kelcore("data", "validate", "deam", "--root", str(tmp_path / "pmemo"))
+    assert broken.returncode != 0 and "arousal" in broken.stderr and "Traceback" not in broken.stderr
