@@ -4,9 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
-from kel_plugin_audio_features import SAMPLE_RATE, drifting_labels, synthesize
+from kel_plugin_audio_features import drifting_labels, synthesize, write_demo_audio
 
 FIRST_ANNOTATION_MS = 15_000
 
@@ -28,7 +27,7 @@ def write_demo(root: Path, seed: int = 0, songs: int = 30, seconds: float = 45.0
         audio = synthesize(valence, arousal, seed * 10_007 + song)
         if index % 3 == 0:  # not every DEAM file is 44.1 kHz stereo
             audio = np.stack([audio, audio], axis=1)
-        soundfile.write(audio_dir / f"{song}.mp3", audio, SAMPLE_RATE, format="MP3")
+        written = write_demo_audio(audio_dir / str(song), audio)
         annotated = slice(FIRST_ANNOTATION_MS // 500 - 1, frames - 1 - (index % 4))   # frame k ends at (k+1)/2 s
         pad = "," * (index % 4)                                                      # short rows end in empty cells
         arousal_rows.append(f"{song}," + ",".join(f"{x:.4f}" for x in arousal[annotated]) + pad)
@@ -44,5 +43,6 @@ def write_demo(root: Path, seed: int = 0, songs: int = 30, seconds: float = 45.0
         "song_id, valence_mean, valence_std, arousal_mean, arousal_std, valence_max_mean, valence_max_std, "
         "valence_min_mean, valence_min_std, arousal_max_mean, arousal_max_std, arousal_min_mean, arousal_min_std\n"
         + "\n".join(static2_rows) + "\n")
+    suffix = written.suffix   # .mp3, or .wav where libsndfile cannot encode MP3
     (root / "metadata" / "metadata_2013.csv").write_text("song_id,file_name,Artist,Song title\n" + "\n".join(
-        f"{song},{song}.mp3,Demo Artist,Demo Song {song}" for song in ids) + "\n")
+        f"{song},{song}{suffix},Demo Artist,Demo Song {song}" for song in ids) + "\n")

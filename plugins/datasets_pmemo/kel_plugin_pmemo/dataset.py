@@ -65,7 +65,14 @@ def read_index(root: Path) -> list[Track]:
             raise ValueError(f"{base / 'metadata.csv'}: header {reader.fieldnames} has no musicId column")
         rows = [row for row in reader if (row["musicId"] or "").strip()]
     ids = [row["musicId"].strip() for row in rows]
-    return [Track(song, base / "chorus" / f"{song}.mp3", song, None, dynamic.get(song)) for song in ids]
+    return [Track(song, _chorus(base, song), song, None, dynamic.get(song)) for song in ids]
+
+
+def _chorus(base: Path, song: str) -> Path:
+    """``chorus/<musicId>.mp3`` as released; a WAV of the same name is read too."""
+    mp3 = base / "chorus" / f"{song}.mp3"
+    wav = mp3.with_suffix(".wav")
+    return wav if not mp3.exists() and wav.exists() else mp3
 
 
 class PmemoDataset(EmotionAudioDataset):
@@ -80,9 +87,7 @@ class PmemoDataset(EmotionAudioDataset):
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0, songs: int = 24, unlabelled: int = 2) -> None:
         """metadata.csv, chorus/*.mp3 and annotations/, with a few unlabelled songs as in the release."""
-        import soundfile
-
-        from kel_plugin_audio_features import SAMPLE_RATE, drifting_labels, synthesize
+        from kel_plugin_audio_features import drifting_labels, synthesize, write_demo_audio
 
         rng = np.random.default_rng(seed)
         root = Path(path)
@@ -93,8 +98,7 @@ class PmemoDataset(EmotionAudioDataset):
         for index in range(songs):
             music_id = str(1 + index * 3)
             valence, arousal = drifting_labels(rng, 90)
-            soundfile.write(root / "chorus" / f"{music_id}.mp3", synthesize(valence, arousal, seed * 7919 + index),
-                            SAMPLE_RATE, format="MP3")
+            write_demo_audio(root / "chorus" / music_id, synthesize(valence, arousal, seed * 7919 + index))
             metadata.append(f'{music_id},{music_id}.mp3,"Demo, Song {index}",Demo Artist,Demo Album,45.0,60.0,105.0')
             if index >= songs - unlabelled:
                 continue

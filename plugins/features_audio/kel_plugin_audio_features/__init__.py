@@ -114,31 +114,59 @@ def synthesize(valence: np.ndarray, arousal: np.ndarray, seed: int, frame_second
                rate: int = SAMPLE_RATE) -> np.ndarray:
     """Audio whose sound follows valence and arousal frame by frame.
 
-    Valence: major (positive) vs minor (negative) triads, and brightness (more harmonics when positive).
-    Arousal: note rate (1-8 per second), loudness and noise rise with it.
+    Valence: major (positive) vs minor (negative) arpeggio over a held triad, register (up to half an octave
+    higher when positive) and brightness (more harmonics, slower roll-off when positive).
+    Arousal: note rate (1-8 per second), faster decay, loudness and noise rise with it.
+    Cues a log-mel frame shows directly: with only the interval as a valence cue, an EmotionRecognizer trained
+    on 24 demo songs learned arousal but not valence.
     """
     rng = np.random.default_rng(seed)
     samples = int(frame_seconds * rate)
+    t = np.arange(samples) / rate
     out, phase_note = [], 0
-    base = 220.0 * 2 ** (rng.integers(0, 12) / 12)
+    key = int(rng.integers(-2, 3))          # each song in its own key, a few semitones either way
     for v, a in zip(valence, arousal):
         third = 4 if v >= 0 else 3
-        harmonics = 2 + int(round((v + 1) * 3))
-        notes_per_frame = max(1, int(round((a + 1) / 2 * 4 * frame_seconds * 2)))
-        t = np.arange(samples) / rate
+        base = 220.0 * 2 ** ((key + round(6 * v)) / 12)
+        harmonics = 2 + int(round((v + 1) * 4))
+        tilt = 1.6 - 0.6 * (v + 1)
+        notes = max(1, int(round((a + 1) / 2 * 4 * frame_seconds * 2)))
         frame = np.zeros(samples)
-        for k in range(notes_per_frame):
-            start = int(k * samples / notes_per_frame)
-            degree = [0, third, 7, 12][(phase_note + k) % 4]
-            freq = base * 2 ** (degree / 12)
-            envelope = np.exp(-np.maximum(t[: samples - start], 0) * (3 + 6 * (a + 1)))
-            tone = sum(np.sin(2 * np.pi * freq * h * t[: samples - start]) / h for h in range(1, harmonics + 1))
-            frame[start:] += tone * envelope
-        phase_note += notes_per_frame
+        for k in range(notes):
+            start = int(k * samples / notes)
+            tt = t[: samples - start]
+            freq = base * 2 ** ([0, third, 7, 12][(phase_note + k) % 4] / 12)
+            tone = sum(np.sin(2 * np.pi * freq * h * tt) / h ** tilt for h in range(1, harmonics + 1))
+            chord = sum(np.sin(2 * np.pi * base * 2 ** (d / 12) * tt) for d in (0, third, 7)) / 3
+            frame[start:] += (tone + 0.5 * chord) * np.exp(-tt * (3 + 6 * (a + 1)))
+        phase_note += notes
         loudness = 0.05 + 0.2 * (a + 1) / 2
         frame = loudness * frame / max(np.abs(frame).max(), 1e-9) + 0.02 * (a + 1) * rng.standard_normal(samples)
         out.append(frame)
     return np.clip(np.concatenate(out), -1, 1).astype(np.float32)
+
+
+def write_demo_audio(stem: Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
+    """Write ``stem.mp3`` as the real datasets ship, or ``stem.wav`` (which both plugins also read) when this
+    libsndfile cannot encode MP3 (before 1.1); returns the path written."""
+    import soundfile
+
+    if "MP3" in soundfile.available_formats():
+        path = stem.with_suffix(".mp3")
+        soundfile.write(path, audio, rate, format="MP3")
+        return path
+    _warn_no_mp3(soundfile.__libsndfile_version__)
+    path = stem.with_suffix(".wav")
+    soundfile.write(path, audio, rate, subtype="PCM_16")
+    return path
+
+
+@lru_cache(maxsize=1)
+def _warn_no_mp3(version: str) -> None:
+    import sys
+
+    print(f"libsndfile {version} cannot encode MP3: demo audio is written as WAV, which the plugins also read",
+          file=sys.stderr)
 
 
 def drifting_labels(rng: np.random.Generator, frames: int) -> tuple[np.ndarray, np.ndarray]:
