@@ -295,8 +295,9 @@ def test_demo_valence_and_arousal_are_each_predictable_from_held_out_songs(tmp_p
     write_deam_demo(tmp_path / "deam", seed=seed, songs=12, seconds=30)
     data = DeamDataset(DeamDataset.Options(root=tmp_path / "deam", cache_dir=tmp_path / "cache", workers=2)
                        ).prepare(RunContext(run_dir=tmp_path / "run", seed=seed))
+    held_out = data.validation + data.test
     x, y = (np.concatenate([getattr(s, a) for s in data.train]) for a in ("inputs", "targets"))
-    held_x, held_y = (np.concatenate([getattr(s, a) for s in data.validation + data.test]) for a in ("inputs", "targets"))
+    held_x, held_y = (np.concatenate([getattr(s, a) for s in held_out]) for a in ("inputs", "targets"))
     weights = np.linalg.solve(x.T @ x + 30 * np.eye(x.shape[1]), x.T @ (y - y.mean(axis=0)))
     model_rmse = np.sqrt(((held_x @ weights + y.mean(axis=0) - held_y) ** 2).mean(axis=0))
     mean_rmse = np.sqrt(((y.mean(axis=0) - held_y) ** 2).mean(axis=0))
