@@ -15,7 +15,7 @@ from pydantic import Field
 import kelcore
 from kelcore.api import DatasetOptions
 from kelcore.data import Extracted, IndexedDataset, Track
-from kel_plugin_midi_features import extracted, groove_features, parses
+from kel_plugin_midi_features import check_midi, extracted, groove_features
 
 SPEC = kelcore.get_spec("GroovePredictor")
 
@@ -38,17 +38,13 @@ def extract(track: Track, config: object) -> Extracted:
     return extracted(groove_features, track.path, track.labels["bpm"])
 
 
-def check(track: Track, config: object) -> Extracted:
-    return parses(track.path)
-
-
 class DrumLoops(IndexedDataset):
     Options = DrumLoopsOptions
     name = "drumloops"
     tasks = {"": SPEC.name}         # the contract these features follow: checked against the model at config time
     target_size = 49                # docs/CONTRACTS.md: 32 values, 16 mask, sixteenth length in ms
     extract = staticmethod(extract)
-    check = staticmethod(check)
+    check = staticmethod(check_midi)
 
     def read_index(self, root: Path) -> list[Track]:
         return read_index(root, self.options.default_bpm)

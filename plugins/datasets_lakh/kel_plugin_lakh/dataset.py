@@ -15,7 +15,7 @@ from pydantic import Field
 
 from kelcore.api import DatasetOptions
 from kelcore.data import Extracted, IndexedDataset, Track
-from kel_plugin_midi_features import extracted, harmony_features, melody_features, parses
+from kel_plugin_midi_features import check_midi, extracted, harmony_features, melody_features
 
 LAYOUTS = ("lmd_full", "lmd_matched", "lmd_aligned")
 TASKS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor"}
@@ -61,10 +61,6 @@ def extract(track: Track, config: Any) -> Extracted:
     return extracted(melody_features if config["task"] == "melody" else harmony_features, track.path)
 
 
-def check(track: Track, config: Any) -> Extracted:
-    return parses(track.path)
-
-
 class LakhDataset(IndexedDataset):
     """Lakh MIDI -> melody (one step per note) or harmony (one step per bar) sequences."""
 
@@ -73,7 +69,7 @@ class LakhDataset(IndexedDataset):
     tasks = TASKS
     target_size = 1
     extract = staticmethod(extract)
-    check = staticmethod(check)
+    check = staticmethod(check_midi)
 
     def read_index(self, root: Path) -> list[Track]:
         return read_index(root)

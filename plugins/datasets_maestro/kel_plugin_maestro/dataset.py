@@ -19,7 +19,8 @@ from pydantic import Field
 
 from kelcore.api import DatasetOptions
 from kelcore.data import Extracted, IndexedDataset, Track
-from kel_plugin_midi_features import Part, Song, dynamics_features, extracted, melody_features, melody_part, parses
+from kel_plugin_midi_features import (Part, Song, check_midi, dynamics_features, extracted, melody_features,
+                                      melody_part)
 
 TASKS = {"melody": "MelodyTransformer", "dynamics": "DynamicsEngine"}
 REQUIRED = ("canonical_composer", "canonical_title", "split", "midi_filename")
@@ -85,10 +86,6 @@ def _top_voice(song: Song) -> Part:
     return melody_part(dataclasses.replace(song, parts=[merged]))
 
 
-def check(track: Track, config: Any) -> Extracted:
-    return parses(track.path)
-
-
 class MaestroDataset(IndexedDataset):
     """MAESTRO -> melody (top voice, one step per note) or dynamics (one step per note) sequences."""
 
@@ -98,7 +95,7 @@ class MaestroDataset(IndexedDataset):
     standardised_tasks = frozenset({"dynamics"})
     target_size = 1
     extract = staticmethod(extract)
-    check = staticmethod(check)
+    check = staticmethod(check_midi)
 
     def read_index(self, root: Path) -> list[Track]:
         return read_index(root)

@@ -25,5 +25,10 @@ def parses(path):
     """Validation: ``Extracted()`` if the file parses, else the reason it is corrupt."""
     return extracted(lambda song: (None, None), path)
 
-__all__ = ["extracted", "parses", "TooShort", "MidiError", "Part", "Song", "load_song", "melody_features", "melody_part", "harmony_features",
+
+def check_midi(track, config):
+    """Dataset validation function (``IndexedDataset.check``): the track's MIDI file parses."""
+    return parses(track.path)
+
+__all__ = ["extracted", "parses", "check_midi", "TooShort", "MidiError", "Part", "Song", "load_song", "melody_features", "melody_part", "harmony_features",
            "dynamics_features", "groove_features", "estimate_key", "chord_labels"]
