@@ -267,8 +267,9 @@ class Dataset(ABC):
 
     @property
     @abstractmethod
-    def input_size(self) -> int:
-        """Width of every ``Sequence.inputs`` row."""
+    def input_size(self) -> int | None:
+        """Width of every ``Sequence.inputs`` row, or None when only the prepared features can tell (then
+        ``prepare`` must check the produced width against the spec, as ``IndexedDataset`` does)."""
 
     @property
     @abstractmethod

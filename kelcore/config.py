@@ -249,7 +249,7 @@ def _cross_check(prefix: tuple[Any, ...], section: JobSection, model_cls: type[S
     if dataset.produces != spec.name:
         problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} produces features for {dataset.produces}, "
                      f"but model {section.model!r} is {spec.name}")
-    if dataset.input_size != spec.input_size:
+    if dataset.input_size is not None and dataset.input_size != spec.input_size:
         problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} yields {dataset.input_size} features per "
                      f"step but {spec.name} takes {spec.input_size} (C++ ModelSpec)")
     if dataset.target_size != model_cls.target_size:

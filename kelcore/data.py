@@ -249,8 +249,13 @@ def load_or_draw_split(tracks: list[Track], context: RunContext) -> dict[str, st
 def prepare_dataset(
     name: str, tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any,
     context: RunContext, cache_dir: Path | None, workers: int | None, standardise: bool,
+    widths: tuple[str, int, int] | None = None,
 ) -> PreparedData:
-    """Extract (cached, parallel), count what was skipped and why, split, normalise on train only."""
+    """Extract (cached, parallel), count what was skipped and why, split, normalise on train only.
+
+    ``widths`` = (ModelSpec name, input size, target size): every produced sequence must have them, or the
+    preparation fails naming the file (the feature code, not a declared number, is what gets checked).
+    """
     results = extract_tracks(tracks, extract, config, cache_dir, workers, context.progress, f"{name} features")
     report = ValidationReport(dataset=name, root="", listed=len(tracks))
     usable: list[tuple[Track, Sequence]] = []
@@ -261,6 +266,8 @@ def prepare_dataset(
             continue
         usable.append((track, Sequence(track.track_id, result.inputs.astype(np.float32),
                                        result.targets.astype(np.float32), track.group)))
+    if widths is not None:
+        check_produced_widths(name, usable, *widths)
     _count(report, len(usable))
     _write_problem_log(context.run_dir / "dataset_problems.log", report)
     context.log(f"{name}: {report.listed} listed, {report.usable} usable, {report.missing} missing, "
@@ -276,6 +283,25 @@ def prepare_dataset(
     if standardise:
         splits = {side: apply_normalization(seqs, stats) for side, seqs in splits.items()}
     return PreparedData(splits["train"], splits["validation"], splits["test"], stats, report)
+
+
+class FeatureWidthError(ValueError):
+    """A dataset's feature code produced vectors of another width than the model's C++ ModelSpec."""
+
+
+def check_produced_widths(name: str, usable: list[tuple[Track, Sequence]], spec_name: str, input_size: int,
+                          target_size: int) -> None:
+    """Every sequence's input width is the spec's and its target width the model's; else a clear error."""
+    for track, sequence in usable:
+        inputs, targets = sequence.inputs, sequence.targets
+        if inputs.ndim != 2 or inputs.shape[1] != input_size:
+            raise FeatureWidthError(f"{name}: {track.path or track.track_id}: the feature code produced inputs of "
+                                    f"shape {list(inputs.shape)}, but {spec_name} takes {input_size} per step "
+                                    "(C++ ModelSpec)")
+        if targets.ndim != 2 or targets.shape[1] != target_size or len(targets) != len(inputs):
+            raise FeatureWidthError(f"{name}: {track.path or track.track_id}: the feature code produced targets of "
+                                    f"shape {list(targets.shape)} for {len(inputs)} steps, but the model expects "
+                                    f"{target_size} per step")
 
 
 def _problem_kind(kind: str) -> str:
@@ -347,13 +373,13 @@ class IndexedDataset(Dataset):
         return self.tasks[self.task]
 
     @property
-    def input_size(self) -> int:
-        from .spec import get_spec
-
-        return get_spec(self.produces).input_size
+    def input_size(self) -> None:
+        """Not declared: :meth:`prepare` checks the width the feature code actually produces against the spec."""
+        return None
 
     def feature_config(self) -> Any:
-        """Everything that changes the features (part of the cache key)."""
+        """Everything that changes the features (part of the cache key). A subclass adds its contract's
+        version and constants and every feature parameter it uses."""
         return {"dataset": self.name, "contract": self.produces, "task": self.task}
 
     def tracks(self) -> list[Track]:
@@ -361,9 +387,12 @@ class IndexedDataset(Dataset):
 
     def prepare(self, context: RunContext) -> PreparedData:
         label = f"{self.name}/{self.task}" if self.task else self.name
+        from .spec import get_spec
+
+        widths = (self.produces, get_spec(self.produces).input_size, self.target_size)
         return prepare_dataset(label, self.tracks(), type(self).extract, self.feature_config(), context,
                                cache_dir_of(self.options), self.options.workers,
-                               standardise=self.task in self.standardised_tasks)
+                               standardise=self.task in self.standardised_tasks, widths=widths)
 
     def checker(self) -> Callable[[Track, Any], Extracted]:
         """The validation function (picklable); override to bind extra data such as checksums."""

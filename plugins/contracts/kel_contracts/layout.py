@@ -77,13 +77,14 @@ class Contract:
     targets: str
     target_size: int
     decoding: str
+    native_tolerance: float = 1e-6      # largest |C++ feature - training feature| a plugin may show
     changes: tuple[str, ...] = ()       # version history, newest first
     constants: dict[str, Any] = field(default_factory=dict)   # every number the features depend on
     details: tuple[str, ...] = ()       # exact definitions beyond the element list (docs)
 
     def feature_contract(self) -> FeatureContract:
         """The contract as kelcore's :class:`FeatureContract` (what exporters embed in every file)."""
-        norm = ("standardised with the training split's mean/std (metadata.normalization)"
+        norm = ("standardised with the training split's mean/std (metadata.feature_contract.normalization)"
                 if self.input_normalisation == "standardised" else "identity (mean 0, std 1)")
         notes = " ".join([f"Step: {self.step}", f"The plugin supplies: {self.plugin_supplies}",
                           f"Decoding: {self.decoding}"])

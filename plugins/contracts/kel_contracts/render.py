@@ -71,6 +71,7 @@ def _layout(contract: Contract) -> list[str]:
     lines = [f'inline constexpr const char* kVersion = "{contract.version}";',
              f"inline constexpr int kInputSize = {contract.inputs.size};",
              f"inline constexpr int kOutputSize = {contract.outputs.size};",
+             f"inline constexpr double kNativeTolerance = {contract.native_tolerance!r};",
              f"inline constexpr bool kStandardisedInputs = {str(contract.input_normalisation == 'standardised').lower()};"]
     for prefix, layout in (("In", contract.inputs), ("Out", contract.outputs)):
         for segment in layout.segments:
@@ -109,12 +110,14 @@ def _elements_table(contract: Contract, which: str) -> list[str]:
 
 
 def _section(contract: Contract) -> list[str]:
-    norm = ("standardised with the training split's mean and std (`metadata.normalization` of the exported file)"
+    norm = ("standardised with the training split's mean and std (`metadata.feature_contract.normalization` of the exported file)"
             if contract.input_normalisation == "standardised" else "identity (the file says mean 0, std 1)")
     lines = [f"## {contract.model} {contract.inputs.size} → {contract.outputs.size} (version {contract.version})",
              "", f"- Datasets: {contract.datasets}.", f"- Step: {contract.step}.",
              f"- The plugin supplies: {contract.plugin_supplies}.", f"- Input normalisation: {norm}.",
-             f"- Targets ({contract.target_size}): {contract.targets}.", f"- Decoding: {contract.decoding}", "",
+             f"- Targets ({contract.target_size}): {contract.targets}.", f"- Decoding: {contract.decoding}",
+             f"- A plugin's features may differ from training's by at most {contract.native_tolerance:g}"
+             f"{' dB' if contract.model == 'EmotionRecognizer' else ''} per element (`kelcore native-check`).", "",
              "Inputs:", ""] + _elements_table(contract, "inputs") + ["", "Outputs:", ""]
     lines += _elements_table(contract, "outputs") + [""]
     if contract.details:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -25,7 +26,9 @@ class ExportCommand(Command):
         parser.add_argument("--seed", type=int, default=0, help="weight seed for --untrained (default 0)")
         parser.add_argument("--models", help="comma-separated model names (default: all)")
         parser.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/exports)")
-        parser.add_argument("--cpp-header", action="store_true", help="also write KelModels.h with ModelT aliases")
+        parser.add_argument("--cpp", "--cpp-header", dest="cpp", action="store_true",
+                            help="also write the plugin's C++ folder: KelModels.h (ModelT aliases), ModelSpec.h, "
+                                 "KelFeatures.h and the headers it includes, example_plugin_side.cpp")
 
     def run(self, args: argparse.Namespace) -> int:
         if args.untrained == bool(args.run_dir):
@@ -44,10 +47,9 @@ class ExportCommand(Command):
             print(f"{label}: {path} ({path.stat().st_size / 1e6:.2f} MB, max |file - PyTorch| = "
                   f"{result.max_abs_error:.2e})")
             documents[model.spec_name] = json.loads(path.read_text(encoding="utf-8"))
-        if args.cpp_header:
-            header = out / "KelModels.h"
-            header.write_text(cpp_header(documents), encoding="utf-8")
-            print(f"C++ header: {header}")
+        if args.cpp:
+            written = write_plugin_folder(out, documents)
+            print(f"C++ for the plugin: {', '.join(p.name for p in written)} in {out}")
         return 0
 
     @staticmethod
@@ -67,6 +69,23 @@ class ExportCommand(Command):
         for trained in load_trained(args.run_dir):
             if wanted is None or trained.model_name in wanted or trained.job in wanted:
                 yield trained.job, trained.model, trained.context
+
+
+def write_plugin_folder(out: Path, documents: dict) -> list[Path]:
+    """Beside the JSON files: the ModelT header of these exports, the ModelSpec header, the feature library
+    (KelFeatures.h and what it includes) and the example that loads the files, feeds features and decodes."""
+    from kel_contracts import native_dir
+    from kelcore.spec import HEADER_PATH
+
+    header = out / "KelModels.h"
+    header.write_text(cpp_header(documents), encoding="utf-8")
+    written = [header]
+    sources = [HEADER_PATH, *sorted(native_dir().glob("*.h")), native_dir() / "example_plugin_side.cpp"]
+    for source in sources:
+        target = out / source.name
+        shutil.copyfile(source, target)
+        written.append(target)
+    return written
 
 
 class ValidateCommand(Command):

@@ -11,24 +11,14 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import FeatureContract, FeatureElement, Options, Sequence
+from kelcore.api import FeatureContract, Options, Sequence
+from kel_contracts.dynamics import BIN_WIDTH, CONTRACT, bin_centre
 from kelcore.layers import ChainModel
 from kelcore.metrics import class_nll
 
 SPEC = kelcore.get_spec("DynamicsEngine")
-BIN_WIDTH = 8
-BIN_CENTRES = torch.arange(SPEC.output_size, dtype=torch.float32) * BIN_WIDTH + (BIN_WIDTH - 1) / 2
+BIN_CENTRES = torch.tensor([bin_centre(k) for k in range(SPEC.output_size)], dtype=torch.float32)
 HIDDEN = 32
-
-#: names of the 32 score-context inputs (meanings in docs/CONTRACTS.md and the dataset's docs)
-INPUT_NAMES = (
-    ["pitch", "duration", "ioi_previous", "ioi_next", "beat_position", "beat_strength_downbeat",
-     "beat_strength_beat", "beat_strength_eighth", "beat_strength_sixteenth", "local_density",
-     "phrase_position", "chord_size", "is_highest_in_chord", "is_lowest_in_chord", "pedal_down", "tempo"]
-    + [f"pitch_class_{pc}" for pc in range(12)]
-    + ["register", "interval_previous", "piece_position", "bar_position"]
-)
-
 
 class DynamicsOptions(Options):
     label_smoothing: float = Field(0.05, ge=0, lt=1, description="label smoothing of the velocity-bin targets")
@@ -43,7 +33,7 @@ class DynamicsEngine(ChainModel):
 
     spec_name = SPEC.name
     Options = DynamicsOptions
-    target_size = 1
+    target_size = CONTRACT.target_size
     output_activation = "softmax"
     primary_metric = "velocity_mae"
     higher_is_better = False
@@ -58,18 +48,7 @@ class DynamicsEngine(ChainModel):
 
     @classmethod
     def feature_contract(cls) -> FeatureContract:
-        inputs = [FeatureElement(index=i, name=name, meaning=f"score context: {name.replace('_', ' ')}",
-                                 scale="see the dataset plugin's documentation",
-                                 normalisation="standardised with training mean/std")
-                  for i, name in enumerate(INPUT_NAMES)]
-        outputs = [FeatureElement(index=k, name=f"velocity_bin{k}",
-                                  meaning=f"probability that the velocity is in {BIN_WIDTH * k}..{BIN_WIDTH * k + 7}",
-                                  scale="0..1, sums to 1", normalisation="softmax")
-                   for k in range(SPEC.output_size)]
-        return FeatureContract(model=SPEC.name, version="1.0.0", inputs=inputs, outputs=outputs,
-                               targets="[velocity] MIDI velocity 1..127",
-                               notes="One step per note in onset order (chords by ascending pitch); reset per "
-                                     "piece. Expected velocity = sum_k p_k (8k + 3.5).")
+        return CONTRACT.feature_contract()
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return class_nll(outputs, velocity_bins(targets[:, 0]), self.options.label_smoothing)

@@ -11,18 +11,19 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import FeatureContract, FeatureElement, Options, Sequence
+from kelcore.api import FeatureContract, Options, Sequence
+from kel_contracts.emotion import CONTRACT, GRID_BINS, grid_centre
 from kelcore.layers import ChainModel
 from kelcore.metrics import log_probs, pearson, rmse, stack_targets
 
 SPEC = kelcore.get_spec("EmotionRecognizer")
-GRID = 8
+GRID = GRID_BINS
 HIDDEN = 256
 
 
 def grid_centres() -> torch.Tensor:
-    """Centre of bin k on either axis: -0.875 + 0.25 k."""
-    return -1.0 + (torch.arange(GRID, dtype=torch.float32) + 0.5) * (2.0 / GRID)
+    """Centre of bin k on either axis (the contract's decoding)."""
+    return torch.tensor([grid_centre(k) for k in range(GRID)], dtype=torch.float32)
 
 
 def expected_position(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,7 +48,7 @@ class EmotionRecognizer(ChainModel):
 
     spec_name = SPEC.name
     Options = EmotionOptions
-    target_size = 2
+    target_size = CONTRACT.target_size
     output_activation = "softmax"
     primary_metric = "rmse"
     higher_is_better = False
@@ -62,21 +63,7 @@ class EmotionRecognizer(ChainModel):
 
     @classmethod
     def feature_contract(cls) -> FeatureContract:
-        inputs = [FeatureElement(index=k, name=f"logmel{k}",
-                                 meaning=f"log-mel energy of band {k} of 128, mean over the 0.5 s window",
-                                 scale="dB (22,050 Hz mono, n_fft 2048, hop 512, fmax 11,025)",
-                                 normalisation="standardised with training mean/std")
-                  for k in range(SPEC.input_size)]
-        centres = grid_centres().tolist()
-        outputs = [FeatureElement(index=GRID * v + a, name=f"grid_v{v}_a{a}",
-                                  meaning=f"probability of valence ~{centres[v]:+.3f}, arousal ~{centres[a]:+.3f}",
-                                  scale="0..1, sums to 1", normalisation="softmax")
-                   for v in range(GRID) for a in range(GRID)]
-        return FeatureContract(model=SPEC.name, version="1.0.0", inputs=inputs, outputs=outputs,
-                               targets="[valence, arousal] in [-1, 1]",
-                               notes="One step per 0.5 s annotation frame; reset per song. Expected valence = "
-                                     "sum_i p_i centre(i // 8), arousal = sum_i p_i centre(i % 8), "
-                                     "centre(k) = -0.875 + 0.25 k.")
+        return CONTRACT.feature_contract()
 
     def soft_targets(self, targets: torch.Tensor) -> torch.Tensor:
         """A normalised Gaussian on the grid around each (valence, arousal)."""

@@ -12,13 +12,12 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import FeatureContract, FeatureElement, Options, Sequence
+from kelcore.api import FeatureContract, Options, Sequence
+from kel_contracts.groove import CONTRACT, OFFSET_SCALE, STEPS
 from kelcore.layers import ChainModel
 from kelcore.metrics import stack_targets
 
 SPEC = kelcore.get_spec("GroovePredictor")
-STEPS = 16
-VOICES = ("kick", "snare", "hi-hats", "toms+cymbals+other")
 HIDDEN = 48
 
 
@@ -34,7 +33,7 @@ def _split_targets(targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, t
 def _errors(timing_pred, velocity_pred, targets) -> dict[str, float]:
     timing, velocity, mask, sixteenth_ms = _split_targets(torch.as_tensor(targets, dtype=torch.float32))
     hits = mask.sum().clamp_min(1.0)
-    timing_ms = (timing_pred - timing).abs() * 0.5 * sixteenth_ms.unsqueeze(1)  # ±1 = ±half a sixteenth
+    timing_ms = (timing_pred - timing).abs() / OFFSET_SCALE * sixteenth_ms.unsqueeze(1)
     velocity_midi = (velocity_pred - velocity).abs() * 127.0 / 2.0
     return {"timing_mae_ms": float((timing_ms * mask).sum() / hits),
             "velocity_mae": float((velocity_midi * mask).sum() / hits)}
@@ -45,7 +44,7 @@ class GroovePredictor(ChainModel):
 
     spec_name = SPEC.name
     Options = GrooveOptions
-    target_size = 3 * STEPS + 1
+    target_size = CONTRACT.target_size
     output_activation = "tanh"
     primary_metric = "timing_mae_ms"
     higher_is_better = False
@@ -60,24 +59,7 @@ class GroovePredictor(ChainModel):
 
     @classmethod
     def feature_contract(cls) -> FeatureContract:
-        inputs = [FeatureElement(index=STEPS * g + s, name=f"hit_{voice}_step{s}",
-                                 meaning=f"1 if the {voice} group has a hit quantised to sixteenth step {s} of the bar",
-                                 scale="0 or 1", normalisation="identity")
-                  for g, voice in enumerate(VOICES) for s in range(STEPS)]
-        outputs = [FeatureElement(index=s, name=f"timing_step{s}",
-                                  meaning=f"micro-timing offset of the hits at step {s}",
-                                  scale="sixteenths x 2 (±1 = ±half a sixteenth)", normalisation="tanh")
-                   for s in range(STEPS)]
-        outputs += [FeatureElement(index=STEPS + s, name=f"velocity_step{s}",
-                                   meaning=f"velocity of the hits at step {s}",
-                                   scale="MIDI velocity = 127 * (y + 1) / 2", normalisation="tanh")
-                    for s in range(STEPS)]
-        return FeatureContract(
-            model=SPEC.name, version="1.0.0", inputs=inputs, outputs=outputs,
-            targets="0..15 measured timing (as outputs), 16..31 measured velocity (as outputs), 32..47 hit mask, "
-                    "48 length of a sixteenth in ms",
-            notes="One step per 4/4 bar; reset per performance. Groups: kick 36; snare 38,40,37; "
-                  "hi-hats 42,22,44,46,26; everything else in group 3.")
+        return CONTRACT.feature_contract()
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         timing, velocity, mask, _ = _split_targets(targets)

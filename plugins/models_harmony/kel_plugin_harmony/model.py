@@ -11,7 +11,8 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import FeatureContract, FeatureElement, Options, Sequence
+from kelcore.api import FeatureContract, Options, Sequence
+from kel_contracts.harmony import CONTRACT
 from kelcore.layers import ChainModel
 from kelcore.metrics import class_nll, stack_targets, topk_accuracy
 
@@ -50,7 +51,7 @@ class HarmonyPredictor(ChainModel):
 
     spec_name = SPEC.name
     Options = HarmonyOptions
-    target_size = 1
+    target_size = CONTRACT.target_size
     output_activation = "softmax"
     primary_metric = "accuracy"
     higher_is_better = True
@@ -65,17 +66,7 @@ class HarmonyPredictor(ChainModel):
 
     @classmethod
     def feature_contract(cls) -> FeatureContract:
-        inputs = [FeatureElement(index=p, name=f"melody_pitch{p}",
-                                 meaning=f"duration-weighted activity of MIDI pitch {p} in the bar's melody",
-                                 scale="0..1 (divided by the bar's maximum)", normalisation="identity")
-                  for p in range(SPEC.input_size)]
-        outputs = [FeatureElement(index=i, name=name, meaning=f"probability of chord class {name}",
-                                  scale="0..1, sums to 1", normalisation="softmax")
-                   for i, name in enumerate(CHORD_NAMES)]
-        return FeatureContract(model=SPEC.name, version="1.0.0", inputs=inputs, outputs=outputs,
-                               targets="[chord_class] 0..63, the bar's chord from all non-drum tracks",
-                               notes="One step per bar; reset per song. Classes: 12*quality + root "
-                                     "(maj, min, 7, min7, dim), 60 N, 61 aug, 62 sus, 63 other.")
+        return CONTRACT.feature_contract()
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return class_nll(outputs, targets[:, 0], self.options.label_smoothing)

@@ -1,4 +1,4 @@
-"""The 64-class chord vocabulary of HarmonyPredictor (contract 1.0.0).
+"""The 64-class chord vocabulary of HarmonyPredictor, as its feature contract defines it (kel_contracts.harmony).
 
 Index ``12 q + r`` for root ``r`` (C = 0) and quality ``q``: 0 major, 1 minor, 2 dominant 7th, 3 minor 7th,
 4 diminished; 60 no chord; 61 augmented (any root); 62 suspended (any root); 63 other.
@@ -6,11 +6,10 @@ Index ``12 q + r`` for root ``r`` (C = 0) and quality ``q``: 0 major, 1 minor, 2
 from __future__ import annotations
 
 import numpy as np
+from kel_contracts.harmony import AUGMENTED, CHORD_NAMES, NO_CHORD, OTHER, QUALITIES, SUSPENDED
+from kel_contracts.melody import PITCH_CLASS_NAMES as NOTE_NAMES
 
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-QUALITIES = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "min7": (0, 3, 7, 10), "dim": (0, 3, 6)}
-NO_CHORD, AUGMENTED, SUSPENDED, OTHER = 60, 61, 62, 63
-CHORD_NAMES = [f"{NOTE_NAMES[r]}:{q}" for q in QUALITIES for r in range(12)] + ["N", "aug", "sus", "other"]
+__all__ = ["CHORD_NAMES", "NOTE_NAMES", "QUALITIES", "NO_CHORD", "AUGMENTED", "SUSPENDED", "OTHER", "chord_templates"]
 
 
 def chord_templates() -> np.ndarray:

@@ -8,6 +8,7 @@ namespace emotion {
 inline constexpr const char* kVersion = "2.0.0";
 inline constexpr int kInputSize = 128;
 inline constexpr int kOutputSize = 64;
+inline constexpr double kNativeTolerance = 0.001;
 inline constexpr bool kStandardisedInputs = true;
 inline constexpr int kInLogMel = 0;  // 128 elements
 inline constexpr int kOutGrid = 0;  // 64 elements
@@ -34,6 +35,7 @@ namespace melody {
 inline constexpr const char* kVersion = "2.0.0";
 inline constexpr int kInputSize = 64;
 inline constexpr int kOutputSize = 128;
+inline constexpr double kNativeTolerance = 1e-06;
 inline constexpr bool kStandardisedInputs = false;
 inline constexpr int kInPrevPitchClass = 0;  // 12 elements
 inline constexpr int kInPrevOctave = 12;  // 11 elements
@@ -68,6 +70,7 @@ namespace harmony {
 inline constexpr const char* kVersion = "2.0.0";
 inline constexpr int kInputSize = 128;
 inline constexpr int kOutputSize = 64;
+inline constexpr double kNativeTolerance = 1e-06;
 inline constexpr bool kStandardisedInputs = false;
 inline constexpr int kInMelodyPitch = 0;  // 128 elements
 inline constexpr int kOutChord = 0;  // 64 elements
@@ -94,6 +97,7 @@ namespace dynamics {
 inline constexpr const char* kVersion = "2.0.0";
 inline constexpr int kInputSize = 32;
 inline constexpr int kOutputSize = 16;
+inline constexpr double kNativeTolerance = 1e-06;
 inline constexpr bool kStandardisedInputs = true;
 inline constexpr int kInPitch = 0;
 inline constexpr int kInLogDuration = 1;
@@ -136,6 +140,7 @@ namespace groove {
 inline constexpr const char* kVersion = "2.0.0";
 inline constexpr int kInputSize = 64;
 inline constexpr int kOutputSize = 32;
+inline constexpr double kNativeTolerance = 1e-06;
 inline constexpr bool kStandardisedInputs = false;
 inline constexpr int kInHitKick = 0;  // 16 elements
 inline constexpr int kInHitSnare = 16;  // 16 elements

@@ -1,4 +1,5 @@
-// KelNormalisation.h -- the input normalisation of an exported model file, applied in the plugin.
+// KelNormalisation.h -- the input normalisation of an exported model file (metadata.feature_contract.normalization),
+// applied in the plugin.
 // C++17, standard library only. Loading (prepare time) allocates and parses; apply() never allocates.
 #pragma once
 
@@ -9,7 +10,7 @@
 
 namespace kel {
 
-/// (x - mean) / std per input element, read from an exported file's `metadata.normalization`.
+/// (x - mean) / std per input element, read from an exported file's `metadata.feature_contract.normalization`.
 /// An identity contract's file holds mean 0 and std 1: apply() then leaves the vector as it is.
 class Normaliser {
 public:
