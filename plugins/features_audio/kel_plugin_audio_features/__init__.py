@@ -1,9 +1,9 @@
-"""EmotionRecognizer features from audio (contract 1.0.0), shared by the DEAM and PMEmo plugins.
+"""EmotionRecognizer features from audio (contract ``kel_contracts.emotion``, 2.0.0), shared by the DEAM and
+PMEmo plugins.
 
-Decoding: soundfile (its wheel bundles libsndfile with MP3). Resampling: soxr. The log-mel spectrogram is
-computed with numpy (periodic Hann, centred frames, zero padding) on librosa's mel filterbank: the same
-numbers as ``librosa.feature.melspectrogram`` (checked to 2e-7 relative) without its ~15 s first-call JIT
-in every worker process.
+Decoding: soundfile (its wheel bundles libsndfile with MP3). Everything after decoding is the contract's
+float64 pipeline in :mod:`.dsp` (mixdown, Kaiser-windowed sinc resampling to 22,050 Hz, centred STFT, Slaney
+mel, dB, 0.5 s pooling), which ``KelAudioFeatures.h`` reproduces in a plugin at any host rate.
 """
 from __future__ import annotations
 
@@ -12,19 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from kel_contracts.emotion import CONTRACT, HOP, N_FFT, N_MELS, SAMPLE_RATE, SILENCE, WINDOW_SECONDS
 
 from kelcore.data import Extracted, IndexedDataset, Track
 
-SAMPLE_RATE = 22_050
-N_FFT = 2048
-HOP = 512
-N_MELS = 128
-WINDOW_SECONDS = 0.5
-SILENCE = 1e-4
-DECODE_MARGIN = 0.5     # s decoded past the last annotation: covers the last STFT frame and soxr's filter edge
-STFT_BLOCK = 1024       # STFT frames computed at once (~16 MB), whatever the file's length
-FEATURE_CONFIG = {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "fmin": 0.0,
-                  "fmax": SAMPLE_RATE / 2, "window_s": WINDOW_SECONDS, "silence": SILENCE, "db_floor": 1e-10}
+from .dsp import features_at_host_rate, log_mel, mel_filterbank, mixdown, pool, resample
+
+DECODE_MARGIN = 0.5     # s decoded past the last annotation: covers the last STFT frame and the resampler's reach
+FEATURE_CONFIG = CONTRACT.cache_key()   # part of the cache key: any contract change re-extracts
 
 
 class AudioError(ValueError):
@@ -32,13 +27,12 @@ class AudioError(ValueError):
 
 
 def load_audio(path: Path, until: float | None = None) -> np.ndarray:
-    """Mono float32 at 22,050 Hz, whatever the file's rate and channels.
+    """Mono float64 at 22,050 Hz (the contract's mixdown and resampler), whatever the file's rate and channels.
 
     ``until`` (seconds) decodes only the start of the file: features need audio up to the last annotation
     time, so a long or pathological file never costs more memory than its annotations justify.
     """
     import soundfile
-    import soxr
 
     try:
         with soundfile.SoundFile(str(path)) as handle:
@@ -49,45 +43,13 @@ def load_audio(path: Path, until: float | None = None) -> np.ndarray:
         raise AudioError(f"unreadable audio: {exc}") from None
     if data.size == 0:
         raise AudioError("empty audio (no samples)")
-    mono = data.mean(axis=1)
+    mono = mixdown(data)
     if np.abs(mono).max() < SILENCE:
         raise AudioError("silent audio")
-    return soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32) if rate != SAMPLE_RATE else mono
-
-
-@lru_cache(maxsize=1)
-def mel_filterbank() -> np.ndarray:
-    import librosa.filters
-
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=0.0, fmax=SAMPLE_RATE / 2)
-
-
-def log_mel(audio: np.ndarray) -> np.ndarray:
-    """``[frames, 128]`` log-mel energies in dB (ref 1.0, floor 1e-10); frame k is centred at k * 512 / 22,050 s.
-
-    Computed in blocks of frames, so memory stays bounded for long files.
-    """
-    padded = np.pad(audio.astype(np.float32, copy=False), (N_FFT // 2, N_FFT // 2))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
-    window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
-    filters = mel_filterbank().T
-    out = np.empty((len(frames), N_MELS), dtype=np.float32)
-    for start in range(0, len(frames), STFT_BLOCK):
-        power = np.abs(np.fft.rfft(frames[start:start + STFT_BLOCK] * window, axis=1)) ** 2
-        out[start:start + STFT_BLOCK] = 10.0 * np.log10(np.maximum(power @ filters, 1e-10))
-    return out
-
-
-def pool(logmel: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of the frames centred in ``(t - 0.5 s, t]`` for each annotation time; and which times had audio."""
-    centres = np.arange(len(logmel)) * HOP / SAMPLE_RATE
-    first = np.searchsorted(centres, times - WINDOW_SECONDS, side="right")
-    last = np.searchsorted(centres, times, side="right")
-    has_audio = (last > first) & (times <= centres[-1] + 1e-9)
-    cumulative = np.concatenate([np.zeros((1, logmel.shape[1])), np.cumsum(logmel, axis=0, dtype=np.float64)])
-    counts = np.maximum(last - first, 1)[:, None]
-    pooled = (cumulative[last] - cumulative[first]) / counts
-    return pooled[has_audio].astype(np.float32), has_audio
+    try:
+        return resample(mono, rate)
+    except ValueError as exc:   # a rate the contract's resampler does not support
+        raise AudioError(str(exc)) from None
 
 
 def emotion_sequence(path: Path, labels: Any) -> Extracted:
@@ -205,5 +167,12 @@ class EmotionAudioDataset(IndexedDataset):
     check = staticmethod(check_audio)
 
     def feature_config(self) -> Any:
-        """Part of the cache key: a change to any audio feature parameter re-extracts."""
+        """Part of the cache key: the contract's model, version and constants (a change to any of them
+        re-extracts)."""
         return {**super().feature_config(), "audio": FEATURE_CONFIG}
+
+
+__all__ = ["AudioError", "CONTRACT", "DECODE_MARGIN", "EmotionAudioDataset", "FEATURE_CONFIG", "HOP", "N_FFT",
+           "N_MELS", "SAMPLE_RATE", "SILENCE", "WINDOW_SECONDS", "check_audio", "drifting_labels", "emotion_sequence",
+           "extract_emotion", "features_at_host_rate", "load_audio", "log_mel", "mel_filterbank", "mixdown", "pool",
+           "resample", "synthesize", "write_demo_audio"]
