@@ -22,6 +22,7 @@ from kel_plugin_maestro.dataset import read_index as maestro_index
 from kel_plugin_midi_features import MidiError, load_song
 from kel_plugin_midi_features.compose import compose
 from kelcore.api import RunContext
+from kelcore.spec import get_spec as kelcore_spec
 
 REAL = SHARED / "data" / "real"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not present in this checkout")
@@ -128,7 +129,7 @@ def test_corrupt_files_are_counted_not_fatal(tmp_path):
 def test_lakh_real_files_give_the_contract_widths(tmp_path, task, width):
     options = LakhDataset.Options(root=REAL / "lakh", task=task, cache_dir=tmp_path / "c", workers=1)
     dataset = LakhDataset(options)
-    assert dataset.input_size == width
+    assert kelcore_spec(dataset.produces).input_size == width
     tracks = dataset.tracks()
     assert [t.track_id for t in tracks] == ["d6caebd1964d9e4a3c5ea59525230e2a", "d8faddb8596fff7abb24d78666f73e4e"]
     from kel_plugin_lakh.dataset import extract

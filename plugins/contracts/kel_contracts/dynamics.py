@@ -33,8 +33,9 @@ INPUTS = Layout((
     scalar("log_ioi_previous", "log2(onset - previous note's onset + 1/32); 0 for the first note", "log2 beats"),
     scalar("log_duration_previous", "log2(previous note's duration + 1/32); 0 for the first note", "log2 beats"),
     scalar("beat_position", "position within the beat: onset mod 1", "0..1"),
-    one_hot("strength", ("downbeat", "beat", "eighth", "other"), "beat strength is {label}: within 0.06 beats of "
-            "the bar start, of a beat, of an eighth, else other (the first that applies)"),
+    one_hot("strength", ("downbeat", "beat", "eighth", "other"), "beat strength is {label}: at most 0.06 beats "
+            "after the bar start, after a beat (onset mod 1), after an eighth (onset mod 0.5), else other (the "
+            "first that applies; a note early by any amount is 'other')"),
     scalar("density", "notes with onsets in (onset - 4, onset] beats, / 4", "notes per beat"),
     scalar("phrase_position", "position in the four-bar phrase: ((bar index mod 4) + position in bar) / 4", "0..1"),
     scalar("group_size", "notes in the onset group (same round(onset x 16))", "count"),

@@ -16,7 +16,7 @@ from pydantic import Field
 import kelcore
 from kelcore.api import DatasetOptions
 from kelcore.data import Extracted, IndexedDataset, Track
-from kel_plugin_midi_features import extracted, groove_features, parses
+from kel_plugin_midi_features import extracted, feature_config, groove_features, parses
 
 SPEC = kelcore.get_spec("GroovePredictor")
 COLUMNS = ["drummer", "session", "id", "style", "bpm", "beat_type", "time_signature", "midi_filename",
@@ -89,6 +89,9 @@ class GrooveMidiDataset(IndexedDataset):
 
     def read_index(self, root: Path) -> list[Track]:
         return read_index(root)
+
+    def feature_config(self) -> Any:
+        return feature_config(self)
 
     def checker(self) -> check_md5:
         return check_md5(self._official_md5() if self.options.verify_checksums else None)

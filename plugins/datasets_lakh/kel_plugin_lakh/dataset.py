@@ -15,7 +15,7 @@ from pydantic import Field
 
 from kelcore.api import DatasetOptions
 from kelcore.data import Extracted, IndexedDataset, Track
-from kel_plugin_midi_features import check_midi, extracted, harmony_features, melody_features
+from kel_plugin_midi_features import check_midi, extracted, feature_config, harmony_features, melody_features
 
 LAYOUTS = ("lmd_full", "lmd_matched", "lmd_aligned")
 TASKS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor"}
@@ -73,6 +73,9 @@ class LakhDataset(IndexedDataset):
 
     def read_index(self, root: Path) -> list[Track]:
         return read_index(root)
+
+    def feature_config(self) -> Any:
+        return feature_config(self)
 
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0, songs: int = 80) -> None:

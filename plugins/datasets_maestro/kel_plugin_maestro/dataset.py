@@ -19,8 +19,8 @@ from pydantic import Field
 
 from kelcore.api import DatasetOptions
 from kelcore.data import Extracted, IndexedDataset, Track
-from kel_plugin_midi_features import (Part, Song, check_midi, dynamics_features, extracted, melody_features,
-                                      melody_part)
+from kel_plugin_midi_features import (Part, Song, check_midi, dynamics_features, extracted, feature_config,
+                                      melody_features, melody_part)
 
 TASKS = {"melody": "MelodyTransformer", "dynamics": "DynamicsEngine"}
 REQUIRED = ("canonical_composer", "canonical_title", "split", "midi_filename")
@@ -99,6 +99,9 @@ class MaestroDataset(IndexedDataset):
 
     def read_index(self, root: Path) -> list[Track]:
         return read_index(root)
+
+    def feature_config(self) -> Any:
+        return feature_config(self)
 
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0, pieces: int = 40) -> None:

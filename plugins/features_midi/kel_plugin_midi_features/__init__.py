@@ -1,7 +1,21 @@
 """Shared MIDI parsing and feature extraction for kelcore's MIDI dataset plugins (lakh, maestro, groove)."""
-from .features import (chord_labels, dynamics_features, estimate_key, groove_features, harmony_features,
-                       melody_features, melody_part)
-from .song import MidiError, Part, Song, TooShort, load_song
+from .features import (chord_labels, dynamics_features, emotion_proxy, estimate_key, groove_features,
+                       harmony_bars, harmony_features, melody_features, melody_part)
+from .song import BarMap, MidiError, Part, Song, TooShort, load_song
+
+
+def feature_config(dataset) -> dict:
+    """A MIDI dataset's feature configuration (the feature cache key): kelcore's default plus the produced
+    contract's ``cache_key()``, so that a changed contract (version or constants) never serves stale features."""
+    from kelcore.data import IndexedDataset
+    from kel_contracts import contract
+
+    from .features import MELODY_NAMES, SKYLINE_TOLERANCE
+    from .song import MAX_BEATS, MAX_FILE_BYTES, MAX_NOTE_BEATS, MAX_NOTES, MAX_QPM
+
+    return {**IndexedDataset.feature_config(dataset), "contract_key": contract(dataset.produces).cache_key(),
+            "midi_features": {"melody_names": list(MELODY_NAMES), "skyline_tolerance": SKYLINE_TOLERANCE,
+                              "limits": [MAX_FILE_BYTES, MAX_BEATS, MAX_NOTES, MAX_NOTE_BEATS, MAX_QPM]}}
 
 
 def extracted(features, *args):
@@ -30,5 +44,6 @@ def check_midi(track, config):
     """Dataset validation function (``IndexedDataset.check``): the track's MIDI file parses."""
     return parses(track.path)
 
-__all__ = ["extracted", "parses", "check_midi", "TooShort", "MidiError", "Part", "Song", "load_song", "melody_features", "melody_part", "harmony_features",
+__all__ = ["feature_config", "BarMap", "emotion_proxy", "harmony_bars", "extracted", "parses", "check_midi",
+           "TooShort", "MidiError", "Part", "Song", "load_song", "melody_features", "melody_part", "harmony_features",
            "dynamics_features", "groove_features", "estimate_key", "chord_labels"]

@@ -1,16 +1,27 @@
-"""Feature extraction for the MIDI feature contracts (docs/CONTRACTS.md, version 1.0.0), vectorised with numpy."""
+"""Feature extraction for the MIDI feature contracts (kel_contracts, version 2.0.0; docs/CONTRACTS.md), vectorised
+with numpy. Every constant and offset comes from the contract modules of kel_contracts."""
 from __future__ import annotations
 
 import numpy as np
+from kel_contracts import dynamics as DYN
+from kel_contracts import groove as GRV
+from kel_contracts import harmony as HAR
+from kel_contracts import melody as MEL
 
 from .song import Part, Song, TooShort
 
-# Krumhansl-Kessler key profiles (major, minor), tonic first.
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-DURATION_CLASSES = np.log2([0.125, 0.25, 0.5, 0.75, 1, 1.5, 2, 4])
+MAJOR_PROFILE = np.array(MEL.MAJOR_PROFILE)
+MINOR_PROFILE = np.array(MEL.MINOR_PROFILE)
+DURATION_CLASSES = np.log2(np.array(MEL.DURATION_CLASSES))
 MELODY_NAMES = ("melody", "vocal", "voice", "lead", "sing", "solo")
-MIN_STEPS = 8
+SKYLINE_TOLERANCE = 1 / 16          # beats: onsets closer than this are one onset of the top line
+SIXTEENTHS_PER_BEAT = 4.0           # melody position: round(4 x beats since the bar start) mod POSITIONS
+MIN_STEPS = MEL.MIN_STEPS
+_M = MEL.INPUTS.offsets()
+_H = HAR.CONTRACT.inputs.offsets()
+_D = DYN.INPUTS.offsets()
+_G = GRV.CONTRACT.inputs.offsets()
+_GO = GRV.CONTRACT.outputs.offsets()
 
 
 def pitch_class_profile(parts: list[Part]) -> np.ndarray:
@@ -36,13 +47,15 @@ def estimate_key(song: Song) -> tuple[int, bool]:
 
 
 def emotion_proxy(song: Song, major: bool) -> tuple[float, float]:
-    """Valence from mode; arousal from tempo and mean velocity (the documented proxy)."""
+    """Valence from mode; arousal from the first tempo and mean velocity (the documented proxy)."""
     velocities = np.concatenate([p.velocity for p in song.pitched()]) if song.pitched() else np.array([64])
-    arousal = np.clip((song.qpm - 100) / 60 + (velocities.mean() - 64) / 64, -1, 1)
-    return (0.5 if major else -0.5), float(arousal)
+    arousal = np.clip((song.qpm - MEL.PROXY_TEMPO_CENTRE) / MEL.PROXY_TEMPO_SCALE
+                      + (velocities.mean() - MEL.PROXY_VELOCITY_CENTRE) / MEL.PROXY_VELOCITY_SCALE, -1, 1)
+    return (MEL.PROXY_VALENCE_MAJOR if major else MEL.PROXY_VALENCE_MINOR), float(arousal)
 
 
-def skyline(onset: np.ndarray, duration: np.ndarray, pitch: np.ndarray, tolerance: float = 1 / 16) -> np.ndarray:
+def skyline(onset: np.ndarray, duration: np.ndarray, pitch: np.ndarray,
+            tolerance: float = SKYLINE_TOLERANCE) -> np.ndarray:
     """Indices of a monophonic top line: at onsets within ``tolerance`` keep the highest pitch."""
     if len(onset) == 0:
         return np.zeros(0, dtype=int)
@@ -67,6 +80,12 @@ def melody_part(song: Song) -> Part:
                 chosen.velocity[keep])
 
 
+def duration_class(duration: np.ndarray) -> np.ndarray:
+    """Index of the nearest duration class in log2 (the first on a tie)."""
+    log_duration = np.log2(np.maximum(duration, MEL.MIN_DURATION))
+    return np.abs(log_duration[:, None] - DURATION_CLASSES[None, :]).argmin(axis=1)
+
+
 def melody_features(song: Song, line: Part | None = None, valence_arousal: tuple[float, float] | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """MelodyTransformer inputs [T, 64] and targets [T, 1] (next pitch), one step per melody note."""
@@ -76,27 +95,27 @@ def melody_features(song: Song, line: Part | None = None, valence_arousal: tuple
         raise TooShort(f"melody has {n} notes, fewer than {MIN_STEPS}")
     tonic, major = estimate_key(song)
     valence, arousal = valence_arousal if valence_arousal is not None else emotion_proxy(song, major)
-    x = np.zeros((n, 64), dtype=np.float32)
-    previous = np.arange(n - 1)
-    x[previous + 1, line.pitch[:-1] % 12] = 1
-    x[previous + 1, 12 + np.clip(line.pitch[:-1] // 12, 0, 10)] = 1
+    x = np.zeros((n, MEL.INPUTS.size), dtype=np.float32)
+    later = np.arange(1, n)
+    x[later, _M["prev_pitch_class"] + line.pitch[:-1] % 12] = 1
+    x[later, _M["prev_octave"] + np.clip(line.pitch[:-1] // 12, 0, MEL.OCTAVES - 1)] = 1
     gap = line.onset[1:] - (line.onset[:-1] + line.duration[:-1])
-    x[0, 23] = 1
-    x[1:, 23] = gap >= 1.0
-    log_duration = np.log2(np.maximum(line.duration[:-1], 1e-3))
-    x[previous + 1, 24 + np.abs(log_duration[:, None] - DURATION_CLASSES[None, :]).argmin(axis=1)] = 1
-    x[np.arange(n), 32 + (np.round(np.mod(line.onset, song.bar_beats) * 4).astype(int) % 16)] = 1
-    x[:, 48 + tonic] = 1
-    x[:, 60] = 1.0 if major else 0.0
-    x[:, 61], x[:, 62] = valence, arousal
-    x[:, 63] = min(song.qpm / 200.0, 1.0)
+    x[0, _M["rest"]] = 1
+    x[1:, _M["rest"]] = gap >= MEL.REST_BEATS
+    x[later, _M["prev_duration"] + duration_class(line.duration[:-1])] = 1
+    _, bar_start, _ = song.bar_at(line.onset)
+    position = np.round(SIXTEENTHS_PER_BEAT * (line.onset - bar_start)).astype(np.int64) % MEL.POSITIONS
+    x[np.arange(n), _M["position"] + position] = 1
+    x[:, _M["key"] + tonic] = 1
+    x[:, _M["mode"]] = 1.0 if major else 0.0
+    x[:, _M["valence"]], x[:, _M["arousal"]] = valence, arousal
+    x[:, _M["tempo"]] = np.minimum(song.tempo_at(line.onset) / MEL.TEMPO_SCALE, 1.0)
     return x, line.pitch.astype(np.float32)[:, None]
 
 
 # ----------------------------------------------------------------------------- harmony
-QUALITY_INTERVALS = [(0, 4, 7), (0, 3, 7), (0, 4, 7, 10), (0, 3, 7, 10), (0, 3, 6)]
-AUGMENTED, SUSPENDED = (0, 4, 8), (0, 5, 7)
-NO_CHORD, AUG_CLASS, SUS_CLASS, OTHER_CLASS = 60, 61, 62, 63
+QUALITY_INTERVALS = list(HAR.QUALITIES.values())
+NO_CHORD, AUG_CLASS, SUS_CLASS, OTHER_CLASS = HAR.NO_CHORD, HAR.AUGMENTED, HAR.SUSPENDED, HAR.OTHER
 
 
 def _templates(intervals: tuple[int, ...]) -> np.ndarray:
@@ -106,121 +125,155 @@ def _templates(intervals: tuple[int, ...]) -> np.ndarray:
     return rows
 
 
-TEMPLATES = np.concatenate([_templates(q) for q in QUALITY_INTERVALS] + [_templates(AUGMENTED), _templates(SUSPENDED)])
-TEMPLATE_CLASSES = np.array(list(range(60)) + [AUG_CLASS] * 12 + [SUS_CLASS] * 12)
+TEMPLATES = np.concatenate([_templates(q) for q in QUALITY_INTERVALS]
+                           + [_templates(HAR.AUGMENTED_INTERVALS), _templates(HAR.SUSPENDED_INTERVALS)])
+TEMPLATE_CLASSES = np.array(list(range(12 * len(QUALITY_INTERVALS))) + [AUG_CLASS] * 12 + [SUS_CLASS] * 12)
 
 
-def bar_activity(parts: list[Part], n_bars: int, bar: float, size: int) -> np.ndarray:
-    """Duration (beats) each pitch sounds in each bar: ``[n_bars, size]`` (size 128 pitches or 12 classes)."""
+def bar_activity(parts: list[Part], bar_start: np.ndarray, bar_end: np.ndarray, size: int) -> np.ndarray:
+    """Beats each pitch sounds in each bar [start, end): ``[n_bars, size]`` (size 128 pitches or 12 classes).
+
+    Sums run note by note in the parts' order (what a plugin accumulating notes as they arrive does)."""
+    n_bars = len(bar_start)
     activity = np.zeros((n_bars, size))
+    if n_bars == 0:
+        return activity
     for part in parts:
         start, end = part.onset, part.onset + part.duration
-        first, last = (start // bar).astype(int), np.minimum((np.maximum(end - 1e-9, start) // bar).astype(int), n_bars - 1)
-        slot = part.pitch % size if size == 12 else part.pitch
-        for offset in range(int((last - first).max(initial=0)) + 1):
-            index = first + offset
-            valid = (index <= last) & (index < n_bars)
-            overlap = np.minimum(end, (index + 1) * bar) - np.maximum(start, index * bar)
-            np.add.at(activity, (index[valid], slot[valid]), np.maximum(overlap[valid], 0))
+        first = np.maximum(np.searchsorted(bar_start, start, side="right") - 1, 0)
+        last = np.maximum(np.searchsorted(bar_start, end, side="left") - 1, first)
+        last = np.minimum(last, n_bars - 1)
+        counts = np.maximum(last - first + 1, 0)
+        note = np.repeat(np.arange(len(start)), counts)
+        bar = first[note] + (np.arange(len(note)) - np.repeat(np.cumsum(counts) - counts, counts))
+        overlap = np.minimum(end[note], bar_end[bar]) - np.maximum(start[note], bar_start[bar])
+        slot = (part.pitch % size if size == 12 else part.pitch).astype(np.int64)
+        np.add.at(activity, (bar, slot[note]), np.maximum(overlap, 0))
     return activity
 
 
 def chord_labels(profiles: np.ndarray) -> np.ndarray:
     """64-class chord per bar from pitch-class profiles ``[n, 12]`` by template matching.
 
-    Score = energy on chord tones - 0.6 x energy off them - 0.05 per template note (a triad wins over
-    its seventh chord unless the seventh sounds). Silent bars are no chord; a best match covering less
-    than half the energy is "other".
+    Score = energy on chord tones - OFF_PENALTY x energy off them - NOTE_PENALTY per template note (a triad wins
+    over its seventh chord unless the seventh sounds). Silent bars are no chord; a best match covering less than
+    OTHER_BELOW of the energy is "other".
     """
     total = profiles.sum(axis=1)
     normalised = profiles / np.maximum(total[:, None], 1e-9)
     on = normalised @ TEMPLATES.T
-    scores = on - 0.6 * (1 - on) - 0.05 * TEMPLATES.sum(axis=1)[None, :]
+    scores = on - HAR.OFF_PENALTY * (1 - on) - HAR.NOTE_PENALTY * TEMPLATES.sum(axis=1)[None, :]
     best = scores.argmax(axis=1)
     labels = TEMPLATE_CLASSES[best].copy()
-    labels[on[np.arange(len(best)), best] < 0.5] = OTHER_CLASS
+    labels[on[np.arange(len(best)), best] < HAR.OTHER_BELOW] = OTHER_CLASS
     labels[total <= 0] = NO_CHORD
     return labels
+
+
+def harmony_bars(song: Song) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of the harmony steps: every bar of the time-signature map that starts before the song ends."""
+    return song.bar_map.bars_before(song.end)
+
+
+def normalised_activity(activity: np.ndarray) -> np.ndarray:
+    peak = activity.max(axis=1, keepdims=True)
+    return np.divide(activity, peak, out=np.zeros_like(activity), where=peak > 0)
 
 
 def harmony_features(song: Song, line: Part | None = None) -> tuple[np.ndarray, np.ndarray]:
     """HarmonyPredictor inputs [bars, 128] (melody pitch activity / bar max) and targets [bars, 1]."""
     line = line if line is not None else melody_part(song)
-    n_bars = int(np.ceil(song.end / song.bar_beats))
-    if n_bars < MIN_STEPS // 2:
-        raise TooShort(f"{n_bars} bars, fewer than {MIN_STEPS // 2}")
-    melody = bar_activity([line], n_bars, song.bar_beats, 128)
-    peak = melody.max(axis=1, keepdims=True)
-    inputs = np.divide(melody, peak, out=np.zeros_like(melody), where=peak > 0)
-    chords = chord_labels(bar_activity(song.pitched(), n_bars, song.bar_beats, 12))
+    start, end = harmony_bars(song)
+    if len(start) < HAR.MIN_BARS:
+        raise TooShort(f"{len(start)} bars, fewer than {HAR.MIN_BARS}")
+    inputs = normalised_activity(bar_activity([line], start, end, HAR.CONTRACT.inputs.size))
+    chords = chord_labels(bar_activity(song.pitched(), start, end, 12))
     return inputs.astype(np.float32), chords.astype(np.float32)[:, None]
 
 
 # ----------------------------------------------------------------------------- dynamics
-def dynamics_features(song: Song, max_notes: int = 4000) -> tuple[np.ndarray, np.ndarray]:
-    """DynamicsEngine inputs [notes, 32] (score context, never velocity) and targets [notes, 1] (velocity)."""
+def dynamics_notes(song: Song) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(onset, duration, pitch, velocity) of every pitched note in the contract's order: onset, then pitch."""
     parts = song.pitched()
     if not parts:
         raise TooShort("no pitched notes")
     onset = np.concatenate([p.onset for p in parts])
-    order = np.lexsort((np.concatenate([p.pitch for p in parts]), onset))[:max_notes]
-    onset = onset[order]
-    duration = np.concatenate([p.duration for p in parts])[order]
-    pitch = np.concatenate([p.pitch for p in parts])[order].astype(np.float64)
-    velocity = np.concatenate([p.velocity for p in parts])[order]
+    pitch = np.concatenate([p.pitch for p in parts])
+    order = np.lexsort((pitch, onset))
+    return (onset[order], np.concatenate([p.duration for p in parts])[order], pitch[order].astype(np.float64),
+            np.concatenate([p.velocity for p in parts])[order])
+
+
+def _log_beats(beats: np.ndarray) -> np.ndarray:
+    return np.log2(beats + DYN.DURATION_OFFSET)
+
+
+def _near(value: np.ndarray) -> np.ndarray:
+    return np.abs(value) <= DYN.STRENGTH_TOLERANCE
+
+
+def dynamics_features(song: Song, max_notes: int = DYN.MAX_NOTES) -> tuple[np.ndarray, np.ndarray]:
+    """DynamicsEngine inputs [notes, 32] (score context, never velocity; causal) and targets [notes, 1] (velocity).
+
+    Computed over every note of the piece (each input depends on earlier notes and the note's onset group only),
+    then cut to the first ``max_notes``."""
+    onset, duration, pitch, velocity = dynamics_notes(song)
     n = len(onset)
-    if n < MIN_STEPS:
-        raise TooShort(f"{n} notes, fewer than {MIN_STEPS}")
-    bar = song.bar_beats
-    x = np.zeros((n, 32))
-    x[:, 0] = pitch
-    x[:, 1] = np.log2(duration + 1 / 32)
-    ioi = np.diff(onset)
-    x[1:, 2] = np.log2(ioi + 1 / 32)
-    x[:-1, 3] = np.log2(ioi + 1 / 32)
-    x[:, 4] = np.mod(onset, 1.0)
-    in_bar = np.mod(onset, bar)
-    strength = np.select([np.isclose(in_bar, 0, atol=0.06), np.isclose(np.mod(onset, 1.0), 0, atol=0.06),
-                          np.isclose(np.mod(onset, 0.5), 0, atol=0.06)], [0, 1, 2], 3)
-    x[np.arange(n), 5 + strength] = 1
-    x[:, 9] = (np.searchsorted(onset, onset + 2, side="right") - np.searchsorted(onset, onset - 2)) / 4.0
-    x[:, 10] = np.mod(onset / bar, 4.0) / 4.0
-    same = np.round(onset * 16).astype(np.int64)
+    if min(n, max_notes) < DYN.MIN_STEPS:
+        raise TooShort(f"{min(n, max_notes)} notes, fewer than {DYN.MIN_STEPS}")
+    bar_index, bar_start, bar_length = song.bar_at(onset)
+    in_bar = onset - bar_start
+    x = np.zeros((n, DYN.INPUTS.size))
+    x[:, _D["pitch"]] = pitch
+    x[:, _D["log_duration"]] = _log_beats(duration)
+    x[1:, _D["log_ioi_previous"]] = _log_beats(np.diff(onset))
+    x[1:, _D["log_duration_previous"]] = _log_beats(duration[:-1])
+    beat = np.mod(onset, 1.0)
+    x[:, _D["beat_position"]] = beat
+    strength = np.select([_near(in_bar), _near(beat), _near(np.mod(onset, 0.5))], [0, 1, 2], 3)
+    x[np.arange(n), _D["strength"] + strength] = 1
+    window = np.searchsorted(onset, onset, side="right") - np.searchsorted(onset, onset - DYN.DENSITY_BEATS,
+                                                                              side="right")
+    x[:, _D["density"]] = window / DYN.DENSITY_BEATS
+    x[:, _D["phrase_position"]] = (np.mod(bar_index, DYN.PHRASE_BARS) + in_bar / bar_length) / DYN.PHRASE_BARS
+    same = np.round(onset * DYN.GROUP_GRID).astype(np.int64)
     _, group, sizes = np.unique(same, return_inverse=True, return_counts=True)
-    x[:, 11] = sizes[group]
+    x[:, _D["group_size"]] = sizes[group]
     highest = np.full(group.max() + 1, -1.0)
     lowest = np.full(group.max() + 1, 999.0)
     np.maximum.at(highest, group, pitch)
     np.minimum.at(lowest, group, pitch)
-    x[:, 12] = pitch == highest[group]
-    x[:, 13] = pitch == lowest[group]
-    x[:, 14] = _pedal_down(song, onset)
-    x[:, 15] = song.qpm
-    x[np.arange(n), 16 + (pitch.astype(int) % 12)] = 1
-    x[:, 28] = (pitch - 60) / 24
-    x[1:, 29] = np.diff(pitch) / 12
-    x[:, 30] = onset / max(song.end, 1e-9)
-    x[:, 31] = in_bar / bar
-    return x.astype(np.float32), velocity.astype(np.float32)[:, None]
+    x[:, _D["group_highest"]] = pitch == highest[group]
+    x[:, _D["group_lowest"]] = pitch == lowest[group]
+    x[:, _D["pedal"]] = song.pedal_at(onset, DYN.PEDAL_DOWN)
+    x[:, _D["tempo"]] = song.tempo_at(onset)
+    x[np.arange(n), _D["pitch_class"] + (pitch.astype(np.int64) % 12)] = 1
+    x[:, _D["register"]] = (pitch - DYN.REGISTER_CENTRE) / DYN.REGISTER_SCALE
+    x[1:, _D["interval"]] = np.diff(pitch) / DYN.INTERVAL_SCALE
+    x[:, _D["since_rest"]] = np.minimum((onset - phrase_start(onset, duration)) / DYN.PHRASE_SCALE_BEATS, 1.0)
+    x[:, _D["bar_position"]] = in_bar / bar_length
+    return x[:max_notes].astype(np.float32), velocity[:max_notes].astype(np.float32)[:, None]
 
 
-def _pedal_down(song: Song, onset: np.ndarray) -> np.ndarray:
-    if len(song.pedal_times) == 0:
-        return np.zeros(len(onset))
-    index = np.searchsorted(song.pedal_times, onset, side="right") - 1
-    return np.where(index >= 0, song.pedal_values[np.maximum(index, 0)] >= 64, False).astype(np.float64)
+def phrase_start(onset: np.ndarray, duration: np.ndarray) -> np.ndarray:
+    """Onset of the phrase each note belongs to: a phrase begins at the first note, and at every note whose onset
+    is at least PHRASE_REST_BEATS after the latest end of all earlier notes."""
+    latest_end = np.maximum.accumulate(onset + duration)
+    starts = np.ones(len(onset), dtype=bool)
+    starts[1:] = onset[1:] - latest_end[:-1] >= DYN.PHRASE_REST_BEATS
+    index = np.maximum.accumulate(np.where(starts, np.arange(len(onset)), 0))
+    return onset[index]
 
 
 # ----------------------------------------------------------------------------- groove
-KICK, SNARE, HATS = {36, 35}, {38, 40, 37}, {42, 22, 44, 46, 26}
+STEPS_PER_BEAT = GRV.STEPS / GRV.BAR_BEATS
 
 
 def drum_group(pitch: np.ndarray) -> np.ndarray:
-    """0 kick, 1 snare, 2 hi-hats, 3 toms + cymbals + everything else."""
-    groups = np.full(len(pitch), 3)
-    groups[np.isin(pitch, list(KICK))] = 0
-    groups[np.isin(pitch, list(SNARE))] = 1
-    groups[np.isin(pitch, list(HATS))] = 2
+    """Voice group per note (kel_contracts.groove.VOICE_GROUPS: kick, snare, hats, other)."""
+    groups = np.full(len(pitch), len(GRV.VOICE_GROUPS) - 1)
+    for index, name in enumerate(GRV.VOICE_GROUPS[:-1]):
+        groups[np.isin(pitch, list(GRV.DRUM_GROUPS[name]))] = index
     return groups
 
 
@@ -229,23 +282,26 @@ def groove_features(song: Song, bpm: float) -> tuple[np.ndarray, np.ndarray]:
     notes = song.drums() or song.pitched()
     if not notes:
         raise TooShort("no drum notes")
+    steps = GRV.STEPS
     onset = np.concatenate([p.onset for p in notes])
     pitch = np.concatenate([p.pitch for p in notes])
     velocity = np.concatenate([p.velocity for p in notes]).astype(np.float64)
-    grid = np.round(onset * 4).astype(np.int64)          # global sixteenth index
-    offset = np.clip((onset * 4 - grid) * 2, -1, 1)       # sixteenths x 2
-    bars, step = grid // 16, grid % 16
+    grid = np.round(onset * STEPS_PER_BEAT).astype(np.int64)                              # global sixteenth
+    offset = np.clip((onset * STEPS_PER_BEAT - grid) * GRV.OFFSET_SCALE, -1, 1)        # sixteenths x 2
+    bars, step = grid // steps, grid % steps
     n_bars = int(bars.max()) + 1
-    x = np.zeros((n_bars, 64), dtype=np.float32)
-    x[bars, 16 * drum_group(pitch) + step] = 1
-    y = np.zeros((n_bars, 49), dtype=np.float64)
-    counts = np.zeros((n_bars, 16))
+    x = np.zeros((n_bars, GRV.CONTRACT.inputs.size), dtype=np.float32)
+    x[bars, _G["hit_kick"] + steps * drum_group(pitch) + step] = 1
+    y = np.zeros((n_bars, GRV.CONTRACT.target_size), dtype=np.float64)
+    timing, loud, mask = _GO["timing"], _GO["velocity"], GRV.CONTRACT.outputs.size
+    counts = np.zeros((n_bars, steps))
     np.add.at(counts, (bars, step), 1)
-    np.add.at(y, (bars, step), offset)
-    y[:, :16] = np.divide(y[:, :16], counts, out=np.zeros_like(counts), where=counts > 0)
-    loudest = np.zeros((n_bars, 16))
+    np.add.at(y, (bars, timing + step), offset)
+    y[:, timing:timing + steps] = np.divide(y[:, timing:timing + steps], counts, out=np.zeros_like(counts),
+                                            where=counts > 0)
+    loudest = np.zeros((n_bars, steps))
     np.maximum.at(loudest, (bars, step), velocity)
-    y[:, 16:32] = np.where(counts > 0, loudest / 127 * 2 - 1, 0)
-    y[:, 32:48] = counts > 0
-    y[:, 48] = 60000.0 / bpm / 4
+    y[:, loud:loud + steps] = np.where(counts > 0, loudest / 127 * 2 - 1, 0)
+    y[:, mask:mask + steps] = counts > 0
+    y[:, mask + steps] = 60000.0 / bpm / STEPS_PER_BEAT
     return x, y.astype(np.float32)

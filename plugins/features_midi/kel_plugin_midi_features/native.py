@@ -1,0 +1,150 @@
+"""The C++ side of the MIDI feature contracts (kel_contracts/native/KelMidiFeatures.h) against the Python training
+features: build the driver (native/drivers/midi_driver.cpp), hand it a parsed song as a plugin would receive it,
+and compare its vectors with the training functions element by element."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import kel_contracts
+
+from .features import (dynamics_features, emotion_proxy, estimate_key, groove_features, harmony_bars,
+                       harmony_features, melody_features, melody_part)
+from .song import MidiError, Song, TooShort, load_song
+
+FLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off")
+DRIVER = "drivers/midi_driver.cpp"
+HEADERS = ("KelMidiFeatures.h", "KelContracts.h")
+MODELS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor", "dynamics": "DynamicsEngine",
+          "groove": "GroovePredictor"}
+
+
+def build_midi_driver(build_dir: Path, cxx: str | None = None) -> Path:
+    """Compile the driver with g++ (or ``cxx`` / $CXX); cached in ``build_dir`` by a hash of the sources, compiler
+    and flags. Raises ``RuntimeError`` with the compiler's output when it fails."""
+    compiler = shlex.split(cxx or os.environ.get("CXX") or "g++")
+    if shutil.which(compiler[0]) is None:
+        raise RuntimeError(f"C++ compiler {compiler[0]!r} not found")
+    native = kel_contracts.native_dir()
+    digest = hashlib.sha256(" ".join(compiler + list(FLAGS)).encode())
+    for name in (DRIVER, *HEADERS):
+        digest.update((native / name).read_bytes())
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    binary = build_dir / f"midi_driver-{digest.hexdigest()[:16]}"
+    if binary.exists():
+        return binary
+    partial = build_dir / f".{binary.name}.{os.getpid()}.tmp"
+    command = [*compiler, *FLAGS, f"-I{native}", str(native / DRIVER), "-o", str(partial)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"compiling the MIDI driver failed ({' '.join(command)}):\n{done.stdout}{done.stderr}")
+    os.replace(partial, binary)
+    return binary
+
+
+def _hex(value: float) -> str:
+    return float(value).hex()
+
+
+def _notes(pitch, onset, duration, velocity) -> list[str]:
+    return [f"{int(p)} {_hex(o)} {_hex(d)} {int(v)}" for p, o, d, v in zip(pitch, onset, duration, velocity)]
+
+
+def write_song(song: Song, path: Path, models: list[str]) -> None:
+    """The parsed song as the driver reads it (what a plugin has: notes, tempo map, bar map, pedal, key and
+    emotion; the melody line and key are the training-side choices)."""
+    try:
+        line = melody_part(song)
+    except TooShort:
+        line = None
+    tonic, major = estimate_key(song)
+    valence, arousal = emotion_proxy(song, major)
+    bars = song.bar_map
+    start, end = harmony_bars(song)
+    rows = ["kelmidi 2", f"end {_hex(song.end)}", f"tempos {len(song.tempo_times)}"]
+    rows += [f"{_hex(t)} {_hex(q)}" for t, q in zip(song.tempo_times, song.tempo_qpm)]
+    rows += [f"segments {len(bars.start)}"]
+    rows += [f"{_hex(s)} {_hex(n)} {int(f)}" for s, n, f in zip(bars.start, bars.length, bars.first_bar)]
+    rows += [f"harmony_bars {len(start)}"] + [f"{_hex(s)} {_hex(e)}" for s, e in zip(start, end)]
+    rows += [f"pedal {len(song.pedal_times)}"]
+    rows += [f"{_hex(t)} {int(v)}" for t, v in zip(song.pedal_times, song.pedal_values)]
+    rows += [f"key {tonic} {int(major)} {_hex(valence)} {_hex(arousal)}", f"tracks {len(song.parts)}"]
+    for part in song.parts:
+        rows.append(f"{int(part.is_drum)} {len(part.pitch)}")
+        rows += _notes(part.pitch, part.onset, part.duration, part.velocity)
+    if line is None:
+        rows.append("melody 0")
+    else:
+        rows.append(f"melody {len(line.pitch)}")
+        rows += _notes(line.pitch, line.onset, line.duration, line.velocity)
+    rows.append(f"models {len(models)} {' '.join(models)}")
+    Path(path).write_text("\n".join(rows) + "\n", encoding="ascii")
+
+
+def read_results(path: Path) -> dict[str, dict]:
+    """The driver's output: model -> {"values": [rows, cols] float32, "allocations": int, "dropped": int}."""
+    out, lines, index = {}, Path(path).read_text().splitlines(), 0
+    while index < len(lines):
+        head = lines[index].split()
+        name, rows, cols = head[1], int(head[3]), int(head[5])
+        values = np.loadtxt(lines[index + 1:index + 1 + rows], dtype=np.float64, ndmin=2).reshape(rows, cols)
+        out[name] = {"values": values.astype(np.float32), "allocations": int(head[7]), "dropped": int(head[9])}
+        index += 1 + rows
+    return out
+
+
+def python_features(song: Song) -> dict[str, np.ndarray | str]:
+    """Each model's training inputs for the song (the training functions themselves), or why it has none."""
+    runs = {"melody": lambda: melody_features(song), "harmony": lambda: harmony_features(song),
+            "dynamics": lambda: dynamics_features(song)}
+    if song.drums():
+        runs["groove"] = lambda: groove_features(song, song.qpm)
+    features: dict[str, np.ndarray | str] = {"groove": "no drum notes"} if not song.drums() else {}
+    for name, run in runs.items():
+        try:
+            features[name] = run()[0]
+        except TooShort as exc:
+            features[name] = str(exc)
+    return features
+
+
+def compare_midi(driver: Path, midi_path: Path) -> dict[str, dict]:
+    """Every model's C++ vectors (driver) against the Python training features of ``midi_path``: ModelSpec name
+    (MelodyTransformer, HarmonyPredictor, DynamicsEngine, GroovePredictor) ->
+    {"steps", "worst" (largest absolute element difference), "allocations" (heap allocations while streaming),
+    "dropped" (notes or hits the fixed-capacity state could not hold)} or {"skipped": reason}."""
+    try:
+        song = load_song(Path(midi_path))
+    except MidiError as exc:
+        return {spec: {"skipped": str(exc)} for spec in MODELS.values()}
+    expected = python_features(song)
+    report: dict[str, dict] = {m: {"skipped": v} for m, v in expected.items() if isinstance(v, str)}
+    models = [m for m in MODELS if not isinstance(expected.get(m), str)]
+    if not models:
+        return report
+    with tempfile.TemporaryDirectory(prefix="kel-midi-") as folder:
+        song_file, out_file = Path(folder) / "song.txt", Path(folder) / "out.txt"
+        write_song(song, song_file, models)
+        done = subprocess.run([str(driver), str(song_file), str(out_file)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"midi driver failed on {midi_path}: {done.stderr.strip()}")
+        results = read_results(out_file)
+    for model in models:
+        python, native = expected[model], results[model]["values"]
+        rows = len(python)
+        same_rows = len(native) >= rows if model == "dynamics" else len(native) == rows   # training keeps MAX_NOTES
+        if not same_rows or native.shape[1] != python.shape[1]:
+            report[model] = {"steps": rows, "worst": float("inf"), "allocations": results[model]["allocations"],
+                             "error": f"C++ gave {native.shape}, Python {python.shape}"}
+            continue
+        difference = np.abs(native[:rows].astype(np.float64) - python.astype(np.float64))
+        report[model] = {"steps": rows, "worst": float(difference.max(initial=0.0)),
+                         "allocations": results[model]["allocations"], "dropped": results[model]["dropped"]}
+    return {MODELS[m]: report[m] for m in MODELS if m in report}

@@ -1,0 +1,292 @@
+"""The MIDI feature contracts (v2.0.0) in C++ (kel_contracts/native/KelMidiFeatures.h, through
+native/drivers/midi_driver.cpp) against the Python training features, element by element, with no heap allocation
+while streaming; and focused tests of the v2 Python features (tempo map, bar map, causal dynamics, kick 35)."""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+import kel_contracts
+from conftest import SHARED
+from kel_contracts import dynamics as DYN
+from kel_contracts import groove as GRV
+from kel_contracts import melody as MEL
+from kel_plugin_midi_features import (dynamics_features, groove_features, harmony_features, load_song,
+                                      melody_features)
+from kel_plugin_midi_features.native import build_midi_driver, compare_midi
+
+REAL = SHARED / "data" / "real"
+TOLERANCE = 1e-6
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed: cannot build the driver")
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not present in this checkout")
+M, D = MEL.INPUTS.offsets(), DYN.INPUTS.offsets()
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not installed: cannot build the driver")
+    return build_midi_driver(tmp_path_factory.mktemp("build"))
+
+
+def assert_matches(driver: Path, paths: list[Path], expect: set[str]) -> dict[str, float]:
+    """Every applicable model of every file within TOLERANCE and allocation-free; returns the worst per model."""
+    worst: dict[str, float] = {}
+    for path in paths:
+        for model, result in compare_midi(driver, path).items():
+            if "skipped" in result:
+                continue
+            assert "error" not in result, (path, model, result)
+            assert result["worst"] <= TOLERANCE, (path, model, result)
+            assert result["allocations"] == 0 and result["dropped"] == 0, (path, model, result)
+            worst[model] = max(worst.get(model, 0.0), result["worst"])
+    assert expect <= set(worst), f"compared {sorted(worst)}, expected at least {sorted(expect)}"
+    return worst
+
+
+# ----------------------------------------------------------------------------- a file with tempo and metre changes
+def _track(events: list[tuple[float, int, mido.Message]]) -> mido.MidiTrack:
+    track, now = mido.MidiTrack(), 0
+    for beat, _, message in sorted(events, key=lambda e: (e[0], e[1])):
+        tick = int(round(beat * 480))
+        track.append(message.copy(time=tick - now))
+        now = tick
+    return track
+
+
+def _notes(channel: int, notes: list[tuple[float, float, int, int]], extra=()) -> list:
+    events = [(t, 1, m) for t, m in extra]
+    for onset, duration, pitch, velocity in notes:
+        events.append((onset, 2, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
+        events.append((onset + duration, 0, mido.Message("note_off", channel=channel, note=pitch, velocity=0)))
+    return events
+
+
+def changing_song(path: Path) -> Path:
+    """Tempo changes (off the bar lines, two at one time), time-signature changes (one cutting a 4/4 bar short,
+    two at one time, 6/8, 5/4, 7/8), chords straddling a bar line, a sustain pedal, drums with notes 35 and 36."""
+    midi = mido.MidiFile(ticks_per_beat=480)
+    meta = [(0.0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(96))),
+            (5.25, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(150))),
+            (13.0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(80))),
+            (13.0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(132))),
+            (6.0, 0, mido.MetaMessage("time_signature", numerator=3, denominator=4)),
+            (12.0, 0, mido.MetaMessage("time_signature", numerator=2, denominator=4)),
+            (12.0, 0, mido.MetaMessage("time_signature", numerator=6, denominator=8)),
+            (21.0, 0, mido.MetaMessage("time_signature", numerator=5, denominator=4)),
+            (41.0, 0, mido.MetaMessage("time_signature", numerator=7, denominator=8))]
+    midi.tracks.append(_track(meta))
+    rng = np.random.default_rng(7)
+    melody, chords, t = [], [], 0.0
+    while t < 60:
+        duration = float(rng.choice([0.25, 0.5, 0.75, 1.0, 1.5]))
+        played = max(t + float(rng.normal(0, 0.04)), 0.0)                  # off the grid: rounding matters
+        melody.append((played, duration * 0.9, int(rng.integers(64, 84)), int(rng.integers(40, 120))))
+        t += duration + (1.5 if rng.random() < 0.08 else 0.0)
+    for onset in np.arange(0, 60, 1.5):
+        straddle = -0.02 if int(onset) % 4 == 0 and onset > 0 else 0.0     # 1/50 beat early: same onset group
+        chords += [(onset + straddle, 1.2, 48 + k, 60) for k in (0, 4, 7)] + [(onset + 0.01, 1.0, 55, 50)]
+    pedal = [(b, mido.Message("control_change", channel=1, control=64, value=v))
+             for b, v in ((0.0, 127), (7.9, 0), (8.0, 100), (20.0, 10), (33.3, 64), (45.0, 63))]
+    midi.tracks.append(_track([(0.0, 0, mido.MetaMessage("track_name", name="Lead"))] + _notes(0, melody)))
+    midi.tracks.append(_track([(0.0, 0, mido.MetaMessage("track_name", name="Piano"))] + _notes(1, chords, pedal)))
+    drums = [(b + s / 4 + float(rng.normal(0, 0.05)) + 0.1, 0.1, p, 90)
+             for b in range(0, 60, 4) for s, p in ((0, 35), (4, 38), (8, 36), (12, 42), (15.7, 46))]
+    midi.tracks.append(_track(_notes(9, drums)))
+    midi.save(path)
+    return path
+
+
+@needs_gxx
+def test_changing_tempo_and_metre_matches(driver, tmp_path):
+    path = changing_song(tmp_path / "changes.mid")
+    song = load_song(path)
+    assert list(song.bar_map.start) == [0.0, 6.0, 12.0, 21.0, 41.0] and song.bar_map.length[2] == 3.0
+    assert len(song.tempo_qpm) == 4
+    assert_matches(driver, [path], {"MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor"})
+
+
+# ----------------------------------------------------------------------------- real and demo corpora
+@needs_gxx
+@needs_real
+def test_real_groove_performances_match(driver):
+    paths = sorted((REAL / "groove").rglob("*.mid"))
+    assert len(paths) == 9
+    assert_matches(driver, paths, {"GroovePredictor"})
+
+
+@needs_gxx
+@needs_real
+def test_real_lakh_songs_match(driver):
+    paths = sorted((REAL / "lakh").rglob("*.mid"))
+    assert len(paths) == 2
+    assert_matches(driver, paths, {"MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor"})
+
+
+@needs_gxx
+def test_demo_corpora_match(driver, tmp_path):
+    from kel_plugin_groove_midi import GrooveMidiDataset
+    from kel_plugin_lakh import LakhDataset
+    from kel_plugin_maestro import MaestroDataset
+
+    LakhDataset.write_demo(tmp_path / "lakh", seed=0, songs=4)
+    MaestroDataset.write_demo(tmp_path / "maestro", seed=0, pieces=3)
+    GrooveMidiDataset.write_demo(tmp_path / "groove", seed=0)
+    assert_matches(driver, sorted((tmp_path / "lakh").rglob("*.mid")),
+                   {"MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor"})
+    assert_matches(driver, sorted((tmp_path / "maestro").rglob("*.midi")),
+                   {"MelodyTransformer", "HarmonyPredictor", "DynamicsEngine"})
+    assert_matches(driver, sorted((tmp_path / "groove").rglob("*.mid"))[:12], {"GroovePredictor"})
+
+
+@needs_gxx
+def test_driver_selftest_decoders_and_allocation_counter(driver):
+    done = subprocess.run([str(driver), "--selftest"], capture_output=True, text=True)
+    assert done.returncode == 0 and "selftest ok" in done.stdout, done.stdout + done.stderr
+
+
+@needs_gxx
+@pytest.mark.parametrize("flags", [["-O3", "-march=native"], ["-O0"]])
+def test_header_is_warning_free(tmp_path, flags):
+    native = kel_contracts.native_dir()
+    command = ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wshadow", *flags, f"-I{native}",
+               str(native / "drivers" / "midi_driver.cpp"), "-o", str(tmp_path / "d")]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_build_is_cached_by_source_hash(tmp_path):
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not installed")
+    first = build_midi_driver(tmp_path)
+    stamp = first.stat().st_mtime_ns
+    assert build_midi_driver(tmp_path) == first and first.stat().st_mtime_ns == stamp
+
+
+# ----------------------------------------------------------------------------- v2 Python features
+def simple_song(path: Path, tempos=(), signatures=(), notes=(), drums=()) -> Path:
+    midi = mido.MidiFile(ticks_per_beat=480)
+    meta = [(t, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(q))) for t, q in tempos]
+    meta += [(t, 0, mido.MetaMessage("time_signature", numerator=n, denominator=d)) for t, n, d in signatures]
+    midi.tracks.append(_track(meta))
+    midi.tracks.append(_track([(0.0, 0, mido.MetaMessage("track_name", name="melody"))] + _notes(0, list(notes))))
+    if drums:
+        midi.tracks.append(_track(_notes(9, list(drums))))
+    midi.save(path)
+    return path
+
+
+def test_tempo_at_onset_follows_the_tempo_map(tmp_path):
+    notes = [(float(i), 0.25 + 0.05 * i, 60 + i, 80) for i in range(12)]
+    song = load_song(simple_song(tmp_path / "t.mid", tempos=[(2.0, 100), (7.5, 150)], notes=notes))
+    assert list(song.tempo_at([0.0, 1.99, 2.0, 7.49, 7.5, 11.0])) == pytest.approx([120, 120, 100, 100, 150, 150])
+    x, _ = melody_features(song)
+    assert x[:, M["tempo"]] == pytest.approx([min(q / MEL.TEMPO_SCALE, 1) for q in [120] * 2 + [100] * 6 + [150] * 4])
+    d, _ = dynamics_features(song)
+    assert d[:, D["tempo"]] == pytest.approx([120] * 2 + [100] * 6 + [150] * 4)
+
+
+def test_bar_map_follows_every_time_signature(tmp_path):
+    notes = [(t, 0.25, 70, 80) for t in (0.0, 4.0, 5.0, 6.0, 7.0, 9.0, 10.75, 12.0, 13.5, 20.0)]
+    signatures = [(6.0, 3, 4), (12.0, 2, 4), (12.0, 6, 8)]   # 4/4 cut short at 6; of two at 12 the last counts
+    song = load_song(simple_song(tmp_path / "b.mid", signatures=signatures, notes=notes))
+    index, start, length = song.bar_at(np.array([0.0, 5.0, 5.99, 6.0, 10.75, 12.0, 13.5, 20.0]))
+    assert list(index) == [0, 1, 1, 2, 3, 4, 4, 6]
+    assert list(start) == [0.0, 4.0, 4.0, 6.0, 9.0, 12.0, 12.0, 18.0]
+    assert list(length) == [4.0, 4.0, 4.0, 3.0, 3.0, 3.0, 3.0, 3.0]
+    x, _ = melody_features(song)
+    positions = x[:, M["position"]:M["position"] + MEL.POSITIONS].argmax(axis=1)
+    assert list(positions) == [0, 0, 4, 0, 4, 0, 7, 0, 6, 8]      # round(4 x beats since the bar start) mod 16
+    starts, ends = song.bar_map.bars_before(song.end)
+    assert list(starts[:6]) == [0.0, 4.0, 6.0, 9.0, 12.0, 15.0] and list(ends[:3]) == [4.0, 6.0, 9.0]
+    inputs, _ = harmony_features(song)
+    assert len(inputs) == len(starts) == 7     # bars starting before the end (20.25)
+    d, _ = dynamics_features(song)
+    assert d[:, D["phrase_position"]][:4] == pytest.approx([0, 1 / 4, (1 + 0.25) / 4, 2 / 4])
+    assert d[:, D["bar_position"]][[1, 2, 6]] == pytest.approx([0, 0.25, 1.75 / 3])
+
+
+def test_no_time_signature_is_four_four(tmp_path):
+    song = load_song(simple_song(tmp_path / "n.mid", notes=[(float(i), 0.5, 60, 80) for i in range(10)]))
+    index, start, length = song.bar_at(np.array([3.9, 4.0, 9.0]))
+    assert list(index) == [0, 1, 2] and list(start) == [0, 4, 8] and set(length) == {4.0}
+
+
+def test_dynamics_is_causal(tmp_path):
+    rng = np.random.default_rng(3)
+    notes = [(round(float(t), 3), float(rng.choice([0.25, 0.5, 2.0])), int(p), 70)
+             for t, p in zip(np.cumsum(rng.choice([0.0, 0.25, 0.5, 1.0, 2.5], 80)), rng.integers(40, 90, 80))]
+    full = load_song(simple_song(tmp_path / "full.mid", notes=notes, tempos=[(0, 90), (30.0, 140)],
+                                 signatures=[(10.0, 3, 4)]))
+    last_onset = sorted(n[0] for n in notes)[50]
+    head = [n for n in notes if n[0] < last_onset]
+    part = load_song(simple_song(tmp_path / "head.mid", notes=head, tempos=[(0, 90), (30.0, 140)],
+                                 signatures=[(10.0, 3, 4)]))
+    a, _ = dynamics_features(full)
+    b, _ = dynamics_features(part)
+    assert np.array_equal(a[:len(b)], b)      # appending later notes changes no earlier note's features
+    assert len(a) == 80 and 40 <= len(b) < 80
+
+
+def test_dynamics_inputs_are_the_documented_ones(tmp_path):
+    notes = [(0.0, 1.0, 60, 80), (0.0, 1.0, 64, 80), (1.0, 0.5, 67, 80), (3.0, 0.5, 65, 80), (3.5, 1.0, 62, 80),
+             (4.0, 1.0, 60, 80), (4.25, 1.0, 72, 80), (6.0, 1.0, 48, 80), (6.0, 2.0, 55, 80)]
+    d, _ = dynamics_features(load_song(simple_song(tmp_path / "d.mid", notes=notes)))
+    log = lambda beats: np.log2(beats + DYN.DURATION_OFFSET)  # noqa: E731
+    assert d[2, D["log_duration_previous"]] == pytest.approx(log(1.0))       # previous note's duration
+    assert d[1, D["log_ioi_previous"]] == pytest.approx(log(0.0))           # chord: IOI 0
+    assert d[:, D["density"]] == pytest.approx(np.array([2, 2, 3, 4, 5, 4, 5, 6, 6]) / DYN.DENSITY_BEATS)
+    # the rest of 1.5 beats before beat 3 starts a phrase; the 0.5-beat gap before beat 6 does not
+    assert d[:, D["since_rest"]] == pytest.approx(np.array([0, 0, 1, 0, 0.5, 1, 1.25, 3, 3]) / 16)
+    assert list(d[:2, D["group_size"]]) == [2, 2] and list(d[:2, D["group_lowest"]]) == [1, 0]
+
+
+def test_kick_35_is_a_kick(tmp_path):
+    melody = [(float(i), 0.5, 70, 80) for i in range(8)]
+    drums = [(0.0, 0.1, 35, 100), (1.0, 0.1, 36, 100), (2.0, 0.1, 38, 100), (3.96, 0.1, 35, 100)]
+    song = load_song(simple_song(tmp_path / "k.mid", notes=melody, drums=drums))
+    x, y = groove_features(song, 120.0)
+    kick = GRV.CONTRACT.inputs.offsets()["hit_kick"]
+    assert x[0, kick + 0] == 1 and x[0, kick + 4] == 1 and x[0, 16 + 8] == 1     # 35 and 36 kick, 38 snare
+    assert x[1, kick + 0] == 1 and x.shape[0] == 2       # just before the bar line: the next bar's step 0
+    assert GRV.drum_group_of(35) == 0
+
+
+def test_feature_config_holds_the_contract_cache_key(tmp_path, monkeypatch):
+    from kel_plugin_lakh import LakhDataset
+    from kel_plugin_maestro import MaestroDataset
+    from kel_plugin_groove_midi import GrooveMidiDataset
+    from kelcore.data import config_digest
+
+    lakh = LakhDataset(LakhDataset.Options(root=tmp_path, task="harmony"))
+    maestro = MaestroDataset(MaestroDataset.Options(root=tmp_path, task="dynamics"))
+    groove = GrooveMidiDataset(GrooveMidiDataset.Options(root=tmp_path))
+    for dataset, model in ((lakh, "HarmonyPredictor"), (maestro, "DynamicsEngine"), (groove, "GroovePredictor")):
+        config = dataset.feature_config()
+        assert config["contract_key"] == kel_contracts.contract(model).cache_key() and config["task"] == dataset.task
+    before = config_digest(lakh.feature_config())
+    bumped = dataclasses.replace(kel_contracts.contract("HarmonyPredictor"), version="9.9.9")
+    monkeypatch.setitem(kel_contracts.CONTRACTS, "HarmonyPredictor", bumped)
+    assert config_digest(lakh.feature_config()) != before
+
+
+def test_changed_contract_misses_the_feature_cache(tmp_path, monkeypatch):
+    from kel_plugin_lakh import LakhDataset
+    from kelcore.api import RunContext
+    from kelcore.data import config_digest
+
+    LakhDataset.write_demo(tmp_path / "lakh", seed=1, songs=6)
+    options = LakhDataset.Options(root=tmp_path / "lakh", task="melody", cache_dir=tmp_path / "cache", workers=1)
+    dataset = LakhDataset(options)
+    dataset.prepare(RunContext(run_dir=tmp_path / "a", seed=0, job="test"))
+    assert (tmp_path / "cache" / config_digest(dataset.feature_config())).is_dir()
+    bumped = dataclasses.replace(kel_contracts.contract("MelodyTransformer"), version="9.9.9")
+    monkeypatch.setitem(kel_contracts.CONTRACTS, "MelodyTransformer", bumped)
+    dataset.prepare(RunContext(run_dir=tmp_path / "b", seed=0, job="test"))
+    assert len([p for p in (tmp_path / "cache").iterdir() if p.is_dir()]) == 2
