@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import re
 from pathlib import Path
 
@@ -233,7 +236,7 @@ def test_validate_cli_exit_codes(kelcore, groove_file, tmp_path):
 
 def test_export_untrained_cli_writes_five_valid_files_and_a_header(kelcore, tmp_path):
     out = tmp_path / "models"
-    result = kelcore("export", "--untrained", "--seed", "0", "--out", str(out), "--cpp-header")
+    result = kelcore("export", "--untrained", "--seed", "0", "--out", str(out), "--cpp")
     assert result.returncode == 0, result.stderr
     files = sorted(out.glob("*.json"))
     assert [f.stem for f in files] == ["DynamicsEngine", "EmotionRecognizer", "GroovePredictor",
@@ -243,3 +246,41 @@ def test_export_untrained_cli_writes_five_valid_files_and_a_header(kelcore, tmp_
     header = (out / "KelModels.h").read_text()
     assert "using GroovePredictorModelT = RTNeural::ModelT<T, 64, 32,\n    RTNeural::GRULayerT<T, 64, 48>," in header
     assert "#define KEL_MODELS(X) X(DynamicsEngine)" in header
+    for name in ("ModelSpec.h", "KelFeatures.h", "KelContracts.h", "KelNormalisation.h", "KelAudioFeatures.h",
+                 "KelMidiFeatures.h", "example_plugin_side.cpp"):
+        assert (out / name).is_file(), name
+
+
+def build_example(folder: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["g++", "-std=c++17", "-O2", "-Wall", "-Wextra", "-ffp-contract=off", f"-I{folder}", *extra,
+                           str(folder / "example_plugin_side.cpp"), "-o", str(folder / "example")],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+def test_the_plugin_folder_example_builds_and_runs_from_the_exported_folder_alone(kelcore, tmp_path):
+    out = tmp_path / "plugin"
+    assert kelcore("export", "--untrained", "--seed", "0", "--out", str(out), "--cpp").returncode == 0
+    build = build_example(out)
+    assert build.returncode == 0 and build.stderr == "", build.stderr       # warning-free with only the folder
+    run = subprocess.run([str(out / "example"), str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "loaded 5 models (RTNeural: no, features only)" in run.stdout
+    assert run.stdout.count("emotion (normalised) features:") == 4        # 2.2 s of audio: a vector per 0.5 s
+    rtneural = os.environ.get("RTNEURAL_DIR")
+    if not rtneural:
+        pytest.skip("RTNEURAL_DIR is not set: the example ran without RTNeural (features only)")
+    root = Path(rtneural)
+    build = build_example(out, f"-I{root}", f"-I{root / 'modules' / 'Eigen'}", "-DRTNEURAL_USE_EIGEN=1",
+                          "-DRTNEURAL_DEFAULT_ALIGNMENT=16", "-DEIGEN_STACK_ALLOCATION_LIMIT=0", "-w")
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(out / "example"), str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "loaded 5 models (RTNeural: yes)" in run.stdout
+    assert run.stdout.count("emotion at ") == 4 and "harmony bar 1: " in run.stdout
+    assert "dynamics note 5: expected velocity" in run.stdout and "groove step 0:" in run.stdout
+    stale = json.loads((out / "GroovePredictor.json").read_text())
+    stale["metadata"]["feature_contract"]["version"] = "1.0.0"
+    (out / "GroovePredictor.json").write_text(json.dumps(stale))
+    refused = subprocess.run([str(out / "example"), str(out)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "trained on feature contract 1.0.0" in refused.stderr
