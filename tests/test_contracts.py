@@ -115,7 +115,7 @@ NORMALISER_DRIVER = r"""
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-int main(int argc, char** argv) {
+int main(int, char** argv) {
     std::ifstream file(argv[1]);
     std::stringstream text;
     text << file.rdbuf();
