@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt $(PLUGIN_PROJECTS)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt \
-		-e '.[test,bench]' $(foreach p,$(PLUGIN_PROJECTS),-e ./$(dir $(p)))
+		-e '.[test,bench,tensorboard]' $(foreach p,$(PLUGIN_PROJECTS),-e ./$(dir $(p)))
 	touch $@
 
 setup: $(STAMP)

@@ -1,6 +1,8 @@
 """MIDI feature extraction: this project's path against a straightforward pretty_midi version, in one run.
 
-    python benchmarks/preprocess_midi.py [--folder DIR] [--songs N]
+    python benchmarks/preprocess_midi.py [--folder DIR] [--songs N] [--quick]
+
+``--quick`` (what the test suite runs): 4 generated files, no targets checked, same comparison printed.
 
 Both compute the MelodyTransformer features of docs/CONTRACTS.md (melody line, key, 64 inputs per note)
 of the same files. "Straightforward" = pretty_midi parsing and per-note Python loops in one process, the
@@ -19,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from kel_plugin_lakh.dataset import extract, read_index
+from kel_plugin_lakh.dataset import LakhDataset, extract, read_index
 from kel_plugin_midi_features.features import DURATION_CLASSES, MAJOR_PROFILE, MELODY_NAMES, MINOR_PROFILE
 from kelcore.data import Track, default_workers, extract_tracks
 
@@ -102,28 +104,33 @@ def timed(label: str, function) -> float:
     return seconds
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folder", type=Path, help="a Lakh-layout folder (default: a generated demo corpus)")
     parser.add_argument("--songs", type=int, default=150, help="files to generate without --folder")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="tiny corpus (CI): 4 generated files")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.songs = 4
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder
         if folder is None:
             folder = Path(tmp) / "lakh"
             typical_corpus(folder, args.songs)
         tracks: list[Track] = read_index(folder)
+        # the extractor takes the dataset's feature configuration (a dict), exactly as a run passes it
+        config = LakhDataset(LakhDataset.Options(root=folder, task="melody")).feature_config()
         cache = Path(tmp) / "cache"
         workers = default_workers()
         print(f"{len(tracks)} MIDI files from {folder}, {workers} worker processes", file=sys.stderr)
         naive = timed("straightforward (pretty_midi, loops, 1 process)",
                       lambda: [straightforward_melody(t.path) for t in tracks])
         serial = timed("kelcore extractor (symusic + numpy, 1 process)",
-                       lambda: [extract(t, "melody") for t in tracks])
+                       lambda: [extract(t, config) for t in tracks])
         first = timed(f"kelcore pipeline, cold cache ({workers} processes)",
-                      lambda: extract_tracks(tracks, extract, "melody", cache, workers, False, "bench"))
+                      lambda: extract_tracks(tracks, extract, config, cache, workers, False, "bench"))
         cached = timed("kelcore pipeline, warm cache (re-run)",
-                       lambda: extract_tracks(tracks, extract, "melody", cache, workers, False, "bench"))
+                       lambda: extract_tracks(tracks, extract, config, cache, workers, False, "bench"))
         shutil.rmtree(cache, ignore_errors=True)
     n = len(tracks)
     print(f"\n{'path':<40}{'files/s':>10}{'vs straightforward':>20}")

@@ -235,7 +235,16 @@ class SequenceModel(nn.Module, ABC):
     @abstractmethod
     def baseline_metrics(cls, train: list[Sequence], evaluate: list[Sequence]) -> dict[str, float]:
         """The design's baseline, fitted on ``train``, scored on ``evaluate``,
-        with the same metric names as :meth:`metrics`."""
+        with the same metric names as :meth:`metrics`. The docstring's first line
+        names the baseline in the console table and the reports."""
+
+    def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure: Any) -> str | None:
+        """Optional: draw what the model does on the test split into the matplotlib ``figure``
+        (``outputs[N, out]``, ``targets[N, target_size]`` of every valid step, CPU float32) and
+        return a one-line caption for the job's ``report.md``. The default draws nothing and
+        returns None: the report then draws a generic picture (confusion matrix, or
+        predicted against target)."""
+        return None
 
 
 class DatasetOptions(Options):

@@ -18,19 +18,28 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
+def _add_override_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override a value of the file, validated like it, e.g. "
+                             "--set jobs.melody.trainer_options.epochs=5 (repeatable)")
+    parser.add_argument("--only", action="append", default=[], metavar="JOB",
+                        help="run only this job (repeatable); the others are still checked")
+
+
 class RunCommand(Command):
     help = "train, evaluate and export every job of a pipeline file"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("pipeline", type=Path, help="pipeline TOML file")
         parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                            help="continue an interrupted run in RUN_DIR where it stopped")
+                            help="continue an interrupted run in RUN_DIR where it stopped (with the same --set)")
+        _add_override_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from .pipeline import check_resumable, execute, new_run_dir, summary
         from .training.default import Interrupted
 
-        pipeline = load_pipeline(args.pipeline)
+        pipeline = load_pipeline(args.pipeline, overrides=args.overrides, only=args.only)
         if args.resume:
             check_resumable(pipeline, args.resume)
             run_dir = args.resume
@@ -43,7 +52,7 @@ class RunCommand(Command):
             print(f"{stop}\nresume with: kelcore run {args.pipeline} --resume {run_dir}", file=sys.stderr)
             return 130
         print(summary(records))
-        print(f"report: {run_dir / 'report.json'}")
+        print(f"report: {run_dir / 'report.md'} (data: {run_dir / 'report.json'})")
         return 0
 
 
@@ -52,9 +61,10 @@ class CheckConfigCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("pipeline", type=Path, help="pipeline TOML file")
+        _add_override_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        pipeline = load_pipeline(args.pipeline)
+        pipeline = load_pipeline(args.pipeline, overrides=args.overrides, only=args.only)
         jobs = ", ".join(f"{j.name} ({j.model_name} <- {j.dataset_name})" for j in pipeline.jobs)
         print(f"{args.pipeline}: OK, {len(pipeline.jobs)} job(s): {jobs}")
         return 0

@@ -1,5 +1,9 @@
 """Pipeline TOML -> validated objects, in stages, with ``FILE:LINE: dotted.key: message`` errors.
 
+Command-line overrides (``--set jobs.melody.trainer_options.epochs=5``) are applied to the
+parsed file before validation and validated exactly like it; a problem they cause is reported
+as ``--set KEY=VALUE: dotted.key: message``. ``only`` keeps the named jobs (all are validated).
+
 Stages: TOML syntax -> core schema (unknown keys are errors) -> plugin names ->
 each plugin's own ``Options`` -> cross-checks (dataset features = model input =
 C++ ModelSpec, targets, parameter count). Nothing runs until all pass. Relative
@@ -84,10 +88,13 @@ class Pipeline:
     run: RunSection
     jobs: list[Job]
     raw: dict[str, Any]
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def config_hash(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+        """Identity of what runs: the file's text plus any ``--set`` overrides (a resume must repeat them)."""
+        text = self.text + ("".join(f"\n--set {o}" for o in self.overrides) if self.overrides else "")
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class KeyLines:
@@ -125,10 +132,16 @@ def _dotted(path: tuple[Any, ...]) -> str:
 
 
 class _Problems:
-    def __init__(self, path: Path, keys: KeyLines) -> None:
+    def __init__(self, path: Path, keys: KeyLines, overrides: dict[tuple[str, ...], str] | None = None) -> None:
         self.path, self.keys, self.items = path, keys, []
+        self.overrides = overrides or {}
 
     def add(self, key: tuple[Any, ...], message: str, line: int | None = None) -> None:
+        keys = tuple(str(k) for k in key)
+        for end in range(len(keys), 0, -1):  # a key set on the command line is reported there
+            if keys[:end] in self.overrides:
+                self.items.append(f"--set {self.overrides[keys[:end]]}: {_dotted(key)}: {message}")
+                return
         self.items.append(f"{self.path}:{line or self.keys.line(key)}: {_dotted(key)}: {message}")
 
     def add_validation(self, prefix: tuple[Any, ...], error: ValidationError) -> None:
@@ -144,16 +157,62 @@ class _Problems:
             raise ConfigError(self.items)
 
 
-def load_pipeline(path: Path, registry: Registry | None = None) -> Pipeline:
-    """Read and validate a pipeline file; raises :class:`ConfigError` listing every problem."""
+def parse_override(item: str) -> tuple[tuple[str, ...], Any]:
+    """``a.b.c=VALUE`` -> (("a", "b", "c"), value); VALUE is read as a TOML value (``5``, ``0.1``,
+    ``true``, ``"text"``, ``[1, 2]``), and as a plain string when it is not one (``device=cuda``)."""
+    if "=" not in item:
+        raise ConfigError([f"--set {item}: expected KEY=VALUE, e.g. jobs.melody.trainer_options.epochs=5"])
+    key, value = item.split("=", 1)
+    parts = tuple(KeyLines._split(key.strip()))
+    if not parts or any(not p for p in parts):
+        raise ConfigError([f"--set {item}: expected a dotted key before '='"])
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return parts, parsed
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[tuple[str, ...], str]:
+    """Set each ``KEY=VALUE`` in ``raw`` (in place); returns key path -> the override as typed."""
+    applied: dict[tuple[str, ...], str] = {}
+    problems = []
+    for item in overrides:
+        parts, value = parse_override(item)
+        if parts[0] == "jobs" and len(parts) > 2 and parts[1] not in raw.get("jobs", {}):
+            known = ", ".join(sorted(raw.get("jobs", {}))) or "none"
+            problems.append(f"--set {item}: {_dotted(parts[:2])}: no job {parts[1]!r} in the file (jobs: {known})")
+            continue
+        table = raw
+        for depth, part in enumerate(parts[:-1]):
+            child = table.setdefault(part, {})
+            if not isinstance(child, dict):
+                problems.append(f"--set {item}: {_dotted(parts[:depth + 1])}: is a value, not a table")
+                break
+            table = child
+        else:
+            table[parts[-1]] = value
+            applied[parts] = item
+    if problems:
+        raise ConfigError(problems)
+    return applied
+
+
+def load_pipeline(path: Path, registry: Registry | None = None, overrides: list[str] | None = None,
+                  only: list[str] | None = None) -> Pipeline:
+    """Read and validate a pipeline file; raises :class:`ConfigError` listing every problem.
+
+    ``overrides`` are ``KEY=VALUE`` strings applied before validation; ``only`` keeps the named jobs.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}:1: (file): cannot read: {exc.strerror or exc}"]) from None
     raw = _parse_toml(path, text)
+    overrides = list(overrides or [])
     keys = KeyLines(text)
-    problems = _Problems(path, keys)
+    problems = _Problems(path, keys, apply_overrides(raw, overrides))
     try:
         section = PipelineSection.model_validate(raw)
     except ValidationError as exc:
@@ -165,7 +224,19 @@ def load_pipeline(path: Path, registry: Registry | None = None) -> Pipeline:
     jobs = [job for name, job_section in section.jobs.items()
             if (job := _build_job(name, job_section, run, registry, problems, base)) is not None]
     problems.raise_if_any()
-    return Pipeline(path=path, text=text, run=run, jobs=jobs, raw=raw)
+    if only:
+        unknown = [name for name in only if name not in section.jobs]
+        if unknown:
+            import difflib
+
+            lines = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, list(section.jobs), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                lines.append(f"--only {name}: no job {name!r} in {path} (jobs: {', '.join(section.jobs)}){hint}")
+            raise ConfigError(lines)
+        jobs = [job for job in jobs if job.name in only]
+    return Pipeline(path=path, text=text, run=run, jobs=jobs, raw=raw, overrides=overrides)
 
 
 def _parse_toml(path: Path, text: str) -> dict[str, Any]:

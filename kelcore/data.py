@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import random
 import tempfile
 from abc import abstractmethod
@@ -67,35 +66,76 @@ def config_digest(config: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+class UnsafeCacheEntry(UserWarning):
+    """A feature-cache entry was not a plain array file (e.g. a planted pickle); it was ignored."""
+
+
 class FeatureCache:
     """On-disk cache of extracted features keyed by file content + feature config.
 
-    Entries are written atomically (temp file + rename), so a killed run never
-    leaves a half-written entry; an unreadable entry is treated as a miss.
+    An entry is one ``.npz`` file read with ``allow_pickle=False``: the arrays plus a small JSON
+    (``__meta__``) with the kind and reason of a skipped track, so nothing in a cache folder can
+    run code. It holds an :class:`Extracted` or a ``dict`` of arrays. Entries are written
+    atomically (temp file + rename), so a killed run never leaves a half-written entry; an
+    unreadable or refused entry is a miss (with an :class:`UnsafeCacheEntry` warning) and is
+    re-extracted over.
     """
+
+    META = "__meta__"
 
     def __init__(self, directory: Path, config: Any) -> None:
         self.directory = Path(directory) / config_digest(config)
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def _path(self, content_key: str) -> Path:
-        return self.directory / content_key[:2] / f"{content_key}.pkl"
+        return self.directory / content_key[:2] / f"{content_key}.npz"
 
     def get(self, content_key: str) -> Any | None:
         path = self._path(content_key)
+        if not path.exists():
+            return None
         try:
-            with open(path, "rb") as handle:
-                return pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError):
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+            meta = json.loads(str(arrays.pop(self.META)))
+            return self._decode(meta, arrays)
+        except (OSError, ValueError, KeyError, EOFError, TypeError) as exc:
+            import warnings
+
+            why = ("it holds pickled Python objects, which the cache never loads" if "pickle" in str(exc)
+                   else f"{type(exc).__name__}: {exc}")
+            warnings.warn(UnsafeCacheEntry(
+                f"{path}: refused feature-cache entry: not a plain array file ({why}); nothing from it was run, "
+                f"the track is extracted again"), stacklevel=2)
             return None
 
+    @staticmethod
+    def _decode(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+        if meta.get("type") == "Extracted":
+            return Extracted(inputs=arrays.get("inputs"), targets=arrays.get("targets"),
+                             kind=str(meta.get("kind", "")), reason=str(meta.get("reason", "")))
+        if meta.get("type") == "arrays":
+            return arrays
+        raise ValueError(f"unknown entry type {meta.get('type')!r}")
+
     def put(self, content_key: str, value: Any) -> None:
+        if isinstance(value, Extracted):
+            arrays = {name: np.asarray(array) for name, array in (("inputs", value.inputs), ("targets", value.targets))
+                      if array is not None}
+            meta = {"type": "Extracted", "kind": value.kind, "reason": value.reason}
+        elif isinstance(value, dict) and all(isinstance(k, str) and k != self.META for k in value):
+            arrays = {k: np.asarray(v) for k, v in value.items()}
+            meta = {"type": "arrays"}
+        else:
+            raise TypeError(f"FeatureCache stores an Extracted or a dict of arrays, not {type(value).__name__}")
+        if any(a.dtype == object for a in arrays.values()):
+            raise TypeError("FeatureCache stores numeric/string arrays only (object arrays would need pickle)")
         path = self._path(content_key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                np.savez(handle, **arrays, **{self.META: np.array(json.dumps(meta))})
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -24,8 +24,11 @@ ACTIVATION_MODULES: dict[type[nn.Module], str] = {
     nn.Tanh: "tanh", nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Softmax: "softmax", nn.ELU: "elu",
 }
 RECURRENT_MODULES = (nn.LSTM, nn.GRU)
+#: modules that act only while training (regularisation) and are the identity in eval mode: allowed in a
+#: chain, and dropped by exporters (the exported file equals the model in eval mode).
+TRAIN_ONLY_MODULES: tuple[type[nn.Module], ...] = (nn.Dropout, nn.AlphaDropout, nn.Identity)
 SUPPORTED_MODULES: tuple[type[nn.Module], ...] = (
-    nn.Linear, nn.LSTM, nn.GRU, nn.BatchNorm1d, nn.PReLU, *ACTIVATION_MODULES,
+    nn.Linear, nn.LSTM, nn.GRU, nn.BatchNorm1d, nn.PReLU, *ACTIVATION_MODULES, *TRAIN_ONLY_MODULES,
 )
 
 

@@ -3,8 +3,9 @@
 ::
 
     runs/<name>-<YYYYmmdd-HHMMSS>/
-      pipeline.toml  run.json  environment.json  report.json
-      <job>/  split.json  metrics.csv  checkpoints/  model.pt  job.json  result.json  exports/
+      pipeline.toml  run.json  environment.json  report.json  report.md
+      <job>/  split.json  metrics.csv  tensorboard/  checkpoints/  model.pt  job.json  result.json
+              report.md  curves.png  test.png  exports/
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def new_run_dir(pipeline: Pipeline) -> Path:
     (run_dir / "pipeline.toml").write_text(pipeline.text, encoding="utf-8")
     write_json_atomic(run_dir / "run.json", {
         "run_id": run_dir.name, "pipeline": str(pipeline.path.resolve()), "config_hash": pipeline.config_hash,
-        "resolved": pipeline.raw, "jobs": [job.name for job in pipeline.jobs],
+        "resolved": pipeline.raw, "jobs": [job.name for job in pipeline.jobs], "overrides": pipeline.overrides,
     })
     write_json_atomic(run_dir / "environment.json", environment(pipeline))
     return run_dir
@@ -60,7 +61,9 @@ def check_resumable(pipeline: Pipeline, run_dir: Path) -> None:
     if info.get("config_hash") != pipeline.config_hash:
         raise RunError(
             f"{pipeline.path}: the pipeline differs from the one {run_dir} was started with "
-            f"(saved copy: {run_dir / 'pipeline.toml'}); resume with that file, or start a new run")
+            f"(saved copy: {run_dir / 'pipeline.toml'}"
+            + (f", started with --set {' --set '.join(info['overrides'])}" if info.get("overrides") else "")
+            + "); resume with that file and the same --set options, or start a new run")
 
 
 def environment(pipeline: Pipeline) -> dict[str, Any]:
@@ -111,8 +114,24 @@ def run_job(job: Job, run_dir: Path, run_id: str, config_hash: str, resume: bool
         exports[name] = {"path": str(done.path), "max_abs_error": done.max_abs_error}
     record = {"job": job.name, "model": job.model_name, "spec": model.spec_name, "dataset": job.dataset_name,
               **asdict(result), "exports": exports}
+    _job_report(job_dir, record, model, data, context)
     write_json_atomic(job_dir / "result.json", record)
     return record
+
+
+def _job_report(job_dir: Path, record: dict[str, Any], model: Any, data: Any, context: RunContext) -> None:
+    """``<job>/report.md`` and its PNGs; a plot that cannot be drawn never fails a trained job."""
+    from .report import write_job_report
+    from .training.default import predict
+
+    try:
+        split = data.test or data.validation
+        model.to("cpu", torch.float32)
+        outputs, targets = predict(model, split) if split else (None, None)
+        path = write_job_report(job_dir, record, model, outputs, targets)
+        context.log(f"{job_dir.name}: report {path}")
+    except Exception as exc:  # noqa: BLE001
+        context.log(f"{job_dir.name}: could not write report.md: {type(exc).__name__}: {exc}")
 
 
 def execute(pipeline: Pipeline, run_dir: Path, resume: bool = False) -> list[dict[str, Any]]:
@@ -127,16 +146,29 @@ def execute(pipeline: Pipeline, run_dir: Path, resume: bool = False) -> list[dic
             continue
         records.append(run_job(job, run_dir, run_id, pipeline.config_hash, resume))
     write_json_atomic(run_dir / "report.json", {"run_id": run_id, "jobs": records})
+    from .report import write_run_report
+
+    try:
+        write_run_report(run_dir, records, summary(records))
+    except Exception as exc:  # noqa: BLE001 - the report never fails a finished run
+        print(f"could not write {run_dir / 'report.md'}: {type(exc).__name__}: {exc}", file=sys.stderr)
     return records
 
 
 def summary(records: list[dict[str, Any]]) -> str:
-    """A plain table: each job's primary metric against its baseline."""
-    lines = [f"{'job':<12} {'model':<18} {'metric':<16} {'model':>10} {'baseline':>10}  verdict"]
+    """A plain table: each job's primary metric on the test split against its (named) baseline."""
+    lines = ["Results on the test split (primary metric; model vs its baseline)",
+             f"{'job':<12} {'model':<18} {'metric':<16} {'model':>10} {'baseline':>10}  verdict"]
     for rec in records:
         key = rec["report"]["primary_metric"]
         verdict = "beats baseline" if rec["beats_baseline"] else "DOES NOT beat the baseline"
+        split = rec["report"].get("evaluated_on", "test")
+        note = "" if split == "test" else f" (on the {split} split)"
         lines.append(f"{rec['job']:<12} {rec['spec']:<18} {key:<16} {rec['test_metrics'][key]:>10.4f} "
-                     f"{rec['baseline_metrics'][key]:>10.4f}  {verdict}")
+                     f"{rec['baseline_metrics'][key]:>10.4f}  {verdict}{note}")
+    named = [(rec["job"], rec["report"].get("baseline")) for rec in records if rec["report"].get("baseline")]
+    if named:
+        lines.append("baselines:")
+        lines += [f"  {job:<12} {text}" for job, text in named]
     return "\n".join(lines)
 

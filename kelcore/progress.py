@@ -1,9 +1,14 @@
-"""Progress for long work: a bar on a terminal, silence otherwise."""
+"""Progress for long work: a tqdm bar (rate and ETA) on a terminal, silence otherwise.
+
+``Progress``, ``track`` and ``on_terminal`` are the public names plugins use; they
+wrap `tqdm <https://tqdm.github.io>`_.
+"""
 from __future__ import annotations
 
 import sys
-import time
 from typing import Iterable, Iterator, TypeVar
+
+from tqdm import tqdm
 
 T = TypeVar("T")
 
@@ -14,7 +19,7 @@ def on_terminal() -> bool:
 
 
 class Progress:
-    """A minimal progress bar on stderr; a no-op unless ``enabled``."""
+    """A progress bar on stderr with rate and ETA; a no-op unless ``enabled`` (default: on a terminal)."""
 
     def __init__(self, total: int | None, desc: str, enabled: bool | None = None) -> None:
         self.total = total
@@ -22,38 +27,19 @@ class Progress:
         self.enabled = on_terminal() if enabled is None else enabled
         self.count = 0
         self.postfix = ""
-        self._start = time.monotonic()
-        self._last_draw = 0.0
+        self._bar = tqdm(total=total, desc=desc, file=sys.stderr, disable=not self.enabled, leave=True,
+                         dynamic_ncols=True, mininterval=0.1)
 
     def update(self, n: int = 1, postfix: str | None = None) -> None:
         self.count += n
-        if postfix is not None:
+        if postfix is not None and postfix != self.postfix:
             self.postfix = postfix
-        now = time.monotonic()
-        if self.enabled and (now - self._last_draw > 0.1 or self.count == self.total):
-            self._last_draw = now
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        elapsed = max(now - self._start, 1e-9)
-        rate = self.count / elapsed
-        if self.total:
-            frac = min(self.count / self.total, 1.0)
-            bar = "#" * int(frac * 24)
-            eta = (self.total - self.count) / rate if rate > 0 else 0.0
-            text = f"{self.desc}: [{bar:<24}] {self.count}/{self.total} {rate:.1f}/s eta {eta:.0f}s"
-        else:
-            text = f"{self.desc}: {self.count} {rate:.1f}/s"
-        if self.postfix:
-            text += f" {self.postfix}"
-        sys.stderr.write("\r" + text[:160].ljust(80))
-        sys.stderr.flush()
+            self._bar.set_postfix_str(postfix, refresh=False)
+        if n:
+            self._bar.update(n)
 
     def close(self) -> None:
-        if self.enabled:
-            self._draw(time.monotonic())
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        self._bar.close()
 
     def __enter__(self) -> "Progress":
         return self

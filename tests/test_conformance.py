@@ -10,6 +10,7 @@ import pytest
 from kelcore.plugins import get_registry
 from kelcore.testing import (CHECKS, ConformanceError, check_output_size, check_parameter_count,
                              check_rtneural_layers, parametrize_with_checks, run_all)
+from plugins.kel_test_plugin import DropoutDynamics
 from plugins.kel_wrong_plugin import ExtraBiasHarmony, OffByOneDynamics, StackedGroove, WideGroove
 
 IN_REPO = ["dynamics", "emotion", "groove", "harmony", "melody"]
@@ -19,6 +20,33 @@ MODELS = [get_registry().get("models", name).obj for name in IN_REPO]
 @parametrize_with_checks(MODELS)
 def test_in_repo_models_conform(model, check):
     check(model)
+
+
+@parametrize_with_checks([DropoutDynamics])
+def test_a_model_with_dropout_conforms(model, check):
+    check(model)  # dropout is allowed in the chain; the export round trip compares the file with eval mode
+
+
+def test_dropout_is_dropped_at_export_and_the_file_equals_the_model_in_eval_mode(tmp_path):
+    import torch
+    from kel_plugin_rtneural.engine import load_model
+    from kel_plugin_rtneural.exporter import RTNeuralExporter
+
+    from kelcore.api import ExportContext
+    from kelcore.runs import build_model
+
+    model = build_model(DropoutDynamics, None, seed=3).train()
+    x = torch.randn(1, 40, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert not torch.equal(model(x), model(x))  # dropout is active while training
+        expected = model.eval()(x)[0].numpy()
+    model.train()
+    result = RTNeuralExporter().export(model, tmp_path / "d.json", ExportContext())
+    assert result.max_abs_error <= 1e-5 and model.training  # the exporter restores the mode it was given
+    document = json.loads((tmp_path / "d.json").read_text())
+    assert [layer["type"] for layer in document["layers"]] == ["dense", "dense", "dense"]
+    replay = load_model(document).run(x[0].numpy())
+    assert abs(replay - expected).max() <= 1e-5
 
 
 def test_parametrize_makes_one_readable_id_per_model_and_check():

@@ -76,7 +76,7 @@ def test_run_writes_a_complete_run_directory(kelcore, plugin_env, tmp_path):
     env = json.loads((run / "environment.json").read_text())
     assert env["seeds"] == {"dyn": 7} and env["packages"]["torch"].startswith("2.13.0")
     rows = TrainingMetrics.read(run / "dyn" / "metrics.csv")
-    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]  # epochs count from 1 everywhere
     assert {"train_loss", "val_loss", "lr", "val_velocity_mae"} <= rows[0].keys()
     report = json.loads((run / "report.json").read_text())["jobs"][0]
     assert report["exports"]["torchjson"]["max_abs_error"] == 0.0
@@ -131,7 +131,7 @@ def test_interrupted_run_resumes_to_the_same_weights(kelcore, plugin_env, tmp_pa
     assert "resuming at epoch" in resumed.stderr
     assert_same_weights(weights(only_run(tmp_path / "straight")), weights(run))
     rows = TrainingMetrics.read(run / "dyn" / "metrics.csv")
-    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
 
 
 def test_resume_refuses_a_changed_pipeline(kelcore, plugin_env, tmp_path):
@@ -152,16 +152,18 @@ def test_nan_loss_stops_with_a_clear_message(kelcore, plugin_env, tmp_path):
 
 def test_early_stopping_restores_the_best_weights():
     model = nn.Linear(2, 1)
-    stopper = EarlyStopping(patience=1, min_delta=0.1)
-    assert not stopper.step(1.0, 0, model)
+    stopper = EarlyStopping(patience=2, min_delta=0.1)
+    assert not stopper.step(1.0, 1, model)
     best = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():
         model.weight.add_(1.0)
-    assert not stopper.step(0.95, 1, model)  # not better by min_delta
-    assert stopper.step(0.99, 2, model)
+    assert not stopper.step(0.95, 2, model)  # not better by min_delta
+    assert stopper.step(0.99, 3, model)  # the patience-th epoch without improvement is the last (not one more)
     stopper.restore_best(model)
     assert_same_weights(best, model.state_dict())
-    assert stopper.best_epoch == 0
+    assert stopper.best_epoch == 1
+    assert stopper.explain(3) == ("early stopping after epoch 3: the validation loss did not improve by more than "
+                                  "0.1 for 2 epochs (patience 2); keeping epoch 1 (validation loss 1.0000)")
 
 
 def test_checkpoints_are_atomic_and_keep_the_best_k(tmp_path):

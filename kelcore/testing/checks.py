@@ -222,7 +222,10 @@ def check_feature_contract(cls: type[SequenceModel], options: Any = None) -> Non
 
 
 def check_export_round_trip(cls: type[SequenceModel], options: Any = None) -> None:
-    """Every registered exporter writes a file whose re-read outputs match PyTorch within 1e-5."""
+    """Every registered exporter writes a file whose re-read outputs match PyTorch (in eval mode) within 1e-5.
+
+    The model is handed over in training mode, as a trainer leaves it: train-only modules (dropout) must
+    be the identity in the file, so the exporter has to compare against the eval-mode model."""
     from ..plugins import get_registry
 
     exporters = get_registry().components["exporters"]
@@ -230,6 +233,13 @@ def check_export_round_trip(cls: type[SequenceModel], options: Any = None) -> No
         raise ConformanceSkip("no exporter is registered (install kel-plugin-rtneural)")
     spec = _spec(cls)
     model = _model(cls, options)
+    x = _inputs(spec.input_size)
+    with torch.no_grad():
+        first, second = model.eval()(x), model(x)
+    if not torch.equal(first, second):
+        raise _fail(cls, "export round trip", "the model in eval mode is not deterministic (a train-only module "
+                    "that stays active in eval mode?); an exported file could not equal it")
+    model.train()
     identity = {"mean": [0.0] * spec.input_size, "std": [1.0] * spec.input_size}
     with tempfile.TemporaryDirectory() as tmp:
         for name, component in sorted(exporters.items()):

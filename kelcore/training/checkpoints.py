@@ -1,7 +1,14 @@
-"""Checkpoints that survive a kill: atomic writes, ``last`` plus the best k."""
+"""Checkpoints that survive a kill: atomic writes, ``last`` plus the best k.
+
+Checkpoints hold only tensors and plain data (dicts, lists, numbers, strings), and
+are read back with ``torch.load(..., weights_only=True)``: a checkpoint someone
+shared cannot run code when a run resumes from it. They are mapped to the CPU on
+load, so a run saved on one device resumes on another.
+"""
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
 from pathlib import Path
@@ -11,15 +18,35 @@ import numpy as np
 import torch
 
 
+class UnsafeCheckpointError(RuntimeError):
+    """A checkpoint holds something besides tensors and plain data; it was not loaded."""
+
+
 def rng_state() -> dict[str, Any]:
-    """Every RNG state a training step may touch."""
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every RNG state a training step may touch, as tensors, lists and numbers (safe-loadable)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"name": str(name), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": {"version": int(version), "internal": [int(v) for v in internal], "gauss_next": gauss_next},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    numpy = state["numpy"]
+    np.random.set_state((numpy["name"], numpy["keys"].numpy().astype(np.uint32), numpy["pos"], numpy["has_gauss"],
+                         numpy["cached_gaussian"]))
+    python = state["python"]
+    random.setstate((python["version"], tuple(python["internal"]), python["gauss_next"]))
+    cuda = state.get("cuda")
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)  # same kind of machine: bit-exact; elsewhere the CPU state suffices
 
 
 def save_atomic(obj: Any, path: Path) -> None:
@@ -35,6 +62,19 @@ def save_atomic(obj: Any, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def load_safe(path: Path) -> Any:
+    """``torch.load(path, map_location="cpu", weights_only=True)``; anything else in the file is refused."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()
+        detail = next((line for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else "")
+        raise UnsafeCheckpointError(
+            f"{path}: refused to load: the file holds Python objects besides tensors and plain data "
+            f"(torch.load weights_only=True rejected it: {detail.strip()}). A kelcore checkpoint never does; "
+            f"nothing from it was run. Do not resume from a checkpoint you do not trust") from None
 
 
 class CheckpointManager:
@@ -73,13 +113,13 @@ class CheckpointManager:
         return path
 
     def load_last(self) -> dict[str, Any] | None:
-        """The ``last`` checkpoint, or None if there is none yet."""
+        """The ``last`` checkpoint (on the CPU, safe-loaded), or None if there is none yet."""
         if not self.last_path.exists():
             return None
-        return torch.load(self.last_path, map_location="cpu", weights_only=False)
+        return load_safe(self.last_path)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": [(loss, str(path)) for loss, path in self.best]}
+        return {"best": [[loss, str(path)] for loss, path in self.best]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = [(loss, Path(path)) for loss, path in state["best"]]

@@ -6,18 +6,27 @@ a fresh state, exactly as the plugin streams it. Determinism: the batch order of
 epoch ``e`` is drawn from ``seed`` and ``e`` alone, and every checkpoint holds
 model, optimizer, scheduler, early-stopping and RNG state plus the position in
 the epoch, so a resumed run ends with the same weights as an uninterrupted one.
+
+Devices: training runs on ``device`` (``auto`` = CUDA, then MPS, then CPU); the
+training windows are moved there once, so a step copies nothing from the host.
+Validation runs there too; the final test evaluation runs on the CPU in float32,
+as the plugin does, and the model is returned on the CPU. Epochs are numbered
+from 1 everywhere (console, ``metrics.csv``, checkpoint names, ``report.json``).
 """
 from __future__ import annotations
 
 import math
 import signal
+import time
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..api import Options, PreparedData, RunContext, Sequence, SequenceModel, Trainer, TrainResult
+from ..devices import DEVICE_PATTERN, check_device, describe, resolve_device
 from ..hookspecs import hookimpl
 from ..progress import Progress
 from . import TrainingError
@@ -41,6 +50,15 @@ class DefaultTrainerOptions(Options):
     lr_factor: float = Field(0.5, gt=0, lt=1, description="LR reduction factor on a plateau")
     keep_best: int = Field(2, ge=0, description="best checkpoints kept besides last.pt")
     metrics_format: Literal["csv", "jsonl"] = "csv"
+    device: str = Field("auto", pattern=DEVICE_PATTERN,
+                        description="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    tensorboard: bool = Field(True, description="write TensorBoard event files to <job>/tensorboard "
+                                                "(needs the `tensorboard` package; skipped with a note if absent)")
+
+    @field_validator("device")
+    @classmethod
+    def _device_exists(cls, value: str) -> str:
+        return check_device(value)  # an absent device is a config error (exit 2), not a fallback
 
 
 def make_windows(sequences: list[Sequence], window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -61,21 +79,40 @@ def make_windows(sequences: list[Sequence], window: int) -> tuple[torch.Tensor, 
 
 
 @torch.no_grad()
-def evaluate(model: SequenceModel, sequences: list[Sequence], batch_size: int = 16) -> tuple[float, dict[str, float]]:
-    """Loss and metrics over whole sequences run from a fresh state."""
+def predict(model: SequenceModel, sequences: list[Sequence], batch_size: int = 16
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs and targets of every valid step, each sequence run whole from a fresh state, on the
+    model's device (returned on the CPU, float32)."""
     model.eval()
+    device = next(model.parameters()).device
     outputs, targets = [], []
     ordered = sorted(sequences, key=lambda s: len(s.inputs))
     for i in range(0, len(ordered), batch_size):
         chunk = ordered[i:i + batch_size]
         longest = max(len(s.inputs) for s in chunk)
         x = torch.from_numpy(np.stack([np.pad(s.inputs, ((0, longest - len(s.inputs)), (0, 0))) for s in chunk]))
-        out = model(x.float())
+        out = model(x.float().to(device)).float().cpu()
         for row, seq in zip(out, chunk):
             outputs.append(row[: len(seq.inputs)])
             targets.append(torch.from_numpy(seq.targets).float())
-    out_all, tgt_all = torch.cat(outputs), torch.cat(targets)
+    return torch.cat(outputs), torch.cat(targets)
+
+
+@torch.no_grad()
+def evaluate(model: SequenceModel, sequences: list[Sequence], batch_size: int = 16) -> tuple[float, dict[str, float]]:
+    """Loss and metrics over whole sequences run from a fresh state."""
+    out_all, tgt_all = predict(model, sequences, batch_size)
     return float(model.loss(out_all, tgt_all)), model.metrics(out_all, tgt_all)
+
+
+def tensorboard_writer(directory: Path, purge_step: int | None, context: RunContext) -> Any:
+    """A TensorBoard ``SummaryWriter`` for ``directory``, or None (with a note) without the package."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        context.log(f"{context.job}: no TensorBoard events (pip install tensorboard, or kelcore[tensorboard])")
+        return None
+    return SummaryWriter(str(directory), purge_step=purge_step)
 
 
 class _StopRequest:
@@ -115,7 +152,11 @@ class DefaultTrainer(Trainer):
         opts: DefaultTrainerOptions = self.options  # type: ignore[assignment]
         if not data.validation:
             raise TrainingError("the validation split is empty: need at least one validation sequence")
-        inputs, targets, mask = make_windows(data.train, opts.window)
+        device = resolve_device(opts.device)
+        context.log(f"{context.job}: training on {describe(device, opts.device)}")
+        model.to(device)
+        # the training windows go to the device once; a step only indexes them there
+        inputs, targets, mask = (t.to(device) for t in make_windows(data.train, opts.window))
         optimizer = torch.optim.Adam(model.parameters(), lr=opts.learning_rate, weight_decay=opts.weight_decay)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, factor=opts.lr_factor, patience=opts.lr_patience)
@@ -123,7 +164,9 @@ class DefaultTrainer(Trainer):
         suffix = "csv" if opts.metrics_format == "csv" else "jsonl"
         log = TrainingMetrics(context.run_dir / f"metrics.{suffix}", opts.metrics_format)
         checkpoints = CheckpointManager(context.run_dir / "checkpoints", opts.keep_best)
-        position = {"epoch": 0, "batch": 0, "loss_sum": 0.0, "loss_count": 0, "stopped": ""}
+        # "epoch" = epochs completed; the one being trained is epoch + 1 (epochs count from 1)
+        position = {"epoch": 0, "batch": 0, "loss_sum": 0.0, "loss_count": 0, "stopped": "",
+                    "train_seconds": 0.0, "train_steps": 0}
 
         def snapshot() -> dict[str, Any]:
             return {
@@ -134,35 +177,49 @@ class DefaultTrainer(Trainer):
 
         if context.resume and (state := checkpoints.load_last()) is not None:
             model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
+            optimizer.load_state_dict(state["optimizer"])  # moves the state to the parameters' device
             scheduler.load_state_dict(state["scheduler"])
             stopper.load_state_dict(state["early_stopping"])
             checkpoints.load_state_dict(state["checkpoints"])
             position.update(state["position"])
             set_rng_state(state["rng"])
             log.rows = TrainingMetrics.read(log.path)
-            log.truncate(position["epoch"])
+            log.truncate(position["epoch"] + 1)
             context.log(f"{context.job}: resuming at epoch {position['epoch'] + 1}, batch {position['batch']}")
-
-        with _StopRequest() as stop:
-            while position["epoch"] < opts.epochs and not position["stopped"]:
-                self._train_epoch(model, optimizer, opts, inputs, targets, mask, position, context, stop, snapshot,
-                                  checkpoints)
-                self._end_epoch(model, data, opts, scheduler, stopper, log, checkpoints, position, context, snapshot,
-                                optimizer)
+        board = (tensorboard_writer(context.run_dir / "tensorboard", position["epoch"] + 1, context)
+                 if opts.tensorboard else None)
+        try:
+            with _StopRequest() as stop:
+                while position["epoch"] < opts.epochs and not position["stopped"]:
+                    self._train_epoch(model, optimizer, opts, inputs, targets, mask, position, context, stop,
+                                      snapshot, checkpoints)
+                    self._end_epoch(model, data, opts, scheduler, stopper, log, checkpoints, position, context,
+                                    snapshot, optimizer, board)
+        finally:
+            if board is not None:
+                board.close()
+        if position["stopped"]:
+            context.log(f"{context.job}: {position['stopped']}")
+        else:
+            context.log(f"{context.job}: reached the epoch limit ({opts.epochs}); keeping epoch {stopper.best_epoch} "
+                        f"(best validation loss {stopper.best_loss:.4f})")
         stopper.restore_best(model)
-        return self._result(model, data, stopper, position)
+        model.to("cpu", torch.float32)  # final evaluation and export: CPU, float32, as the plugin runs it
+        return self._result(model, data, stopper, position, device)
 
     def _train_epoch(self, model, optimizer, opts, inputs, targets, mask, position, context, stop, snapshot,
                      checkpoints) -> None:
         epoch = position["epoch"]
         generator = torch.Generator().manual_seed(context.seed * 1_000_003 + epoch)
-        batches = torch.randperm(len(inputs), generator=generator).split(opts.batch_size)
+        batches = torch.randperm(len(inputs), generator=generator).to(inputs.device).split(opts.batch_size)
         model.train()
+        started, steps = time.perf_counter(), 0
         with Progress(len(batches), f"{context.job} epoch {epoch + 1}/{opts.epochs}", context.progress) as bar:
             bar.update(position["batch"])
             while position["batch"] < len(batches):
                 if stop.requested:
+                    position["train_seconds"] += time.perf_counter() - started
+                    position["train_steps"] += steps
                     checkpoints.save_last(snapshot())
                     raise Interrupted(f"{context.job}: interrupted at epoch {epoch + 1}, batch {position['batch']}; "
                                       f"checkpoint saved to {checkpoints.last_path}")
@@ -176,7 +233,11 @@ class DefaultTrainer(Trainer):
                 position["loss_sum"] += loss
                 position["loss_count"] += 1
                 position["batch"] += 1
+                steps += 1
                 bar.update(postfix=f"loss {position['loss_sum'] / position['loss_count']:.4f}")
+        position["train_seconds"] += time.perf_counter() - started
+        position["train_steps"] += steps
+        position["epoch_rate"] = steps / max(time.perf_counter() - started, 1e-9)
 
     @staticmethod
     def _train_step(model, optimizer, opts, x, y, m) -> float:
@@ -191,42 +252,56 @@ class DefaultTrainer(Trainer):
         return loss.item()
 
     def _end_epoch(self, model, data, opts, scheduler, stopper, log, checkpoints, position, context, snapshot,
-                   optimizer) -> None:
-        epoch = position["epoch"]
+                   optimizer, board) -> None:
+        epoch = position["epoch"] + 1  # the epoch just trained, counted from 1
         train_loss = position["loss_sum"] / max(position["loss_count"], 1)
         val_loss, val_metrics = evaluate(model, data.validation, opts.batch_size)
         if not math.isfinite(val_loss):
-            raise TrainingError(f"{context.job}: validation loss became {val_loss} at epoch {epoch + 1}")
+            raise TrainingError(f"{context.job}: validation loss became {val_loss} at epoch {epoch}")
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step(val_loss)
         should_stop = stopper.step(val_loss, epoch, model)
+        rate = position.get("epoch_rate", 0.0)  # this epoch's training steps per second
         log.log({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
                  **{f"val_{k}": v for k, v in val_metrics.items()}})
+        if board is not None:
+            board.add_scalar("loss/train", train_loss, epoch)
+            board.add_scalar("loss/validation", val_loss, epoch)
+            board.add_scalar("lr", lr, epoch)
+            board.add_scalar("steps_per_s", rate, epoch)
+            for key, value in val_metrics.items():
+                board.add_scalar(f"validation/{key}", value, epoch)
+            board.flush()
         shown = " ".join(f"{k}={v:.4g}" for k, v in val_metrics.items())
-        context.log(f"{context.job} epoch {epoch + 1}/{opts.epochs}: train {train_loss:.4f} val {val_loss:.4f} "
-                    f"{shown}{' *' if stopper.improved_at(epoch) else ''}")
-        position.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_count=0)
+        context.log(f"{context.job} epoch {epoch}/{opts.epochs}: train {train_loss:.4f} val {val_loss:.4f} "
+                    f"{shown} ({rate:.1f} steps/s){' *' if stopper.improved_at(epoch) else ''}")
+        position.update(epoch=epoch, batch=0, loss_sum=0.0, loss_count=0)
         if should_stop:
-            position["stopped"] = f"early stopping: no improvement for {opts.patience + 1} epochs"
+            position["stopped"] = stopper.explain(epoch)
         state = snapshot()
         if stopper.improved_at(epoch):
             checkpoints.save_best(state, val_loss, epoch)
         checkpoints.save_last(state)
 
     @staticmethod
-    def _result(model: SequenceModel, data: PreparedData, stopper: EarlyStopping, position: dict) -> TrainResult:
+    def _result(model: SequenceModel, data: PreparedData, stopper: EarlyStopping, position: dict,
+                device: torch.device) -> TrainResult:
         test = data.test or data.validation
         _, test_metrics = evaluate(model, test)
         baseline = type(model).baseline_metrics(data.train, test)
         key = model.primary_metric
         ours, theirs = test_metrics[key], baseline[key]
         beats = ours > theirs if model.higher_is_better else ours < theirs
+        doc = (type(model).baseline_metrics.__doc__ or "").strip().splitlines()
         return TrainResult(
-            epochs=position["epoch"], best_epoch=stopper.best_epoch + 1,
+            epochs=position["epoch"], best_epoch=stopper.best_epoch,
             stopped_reason=position["stopped"] or "reached the epoch limit",
             test_metrics=test_metrics, baseline_metrics=baseline, beats_baseline=beats,
             report={"evaluated_on": "test" if data.test else "validation (the test split is empty)",
-                    "primary_metric": key, "higher_is_better": model.higher_is_better},
+                    "primary_metric": key, "higher_is_better": model.higher_is_better,
+                    "baseline": doc[0] if doc else f"{type(model).__name__}.baseline_metrics",
+                    "device": str(device), "evaluated_on_device": "cpu (float32)",
+                    "train_steps_per_s": position["train_steps"] / max(position["train_seconds"], 1e-9)},
         )
 
 

@@ -11,8 +11,10 @@ class EarlyStopping:
     """Tracks the best validation loss; ``step`` returns True when training should stop.
 
     An epoch counts as an improvement when ``loss < best - min_delta``. After
-    ``patience`` epochs without one, training stops; :meth:`restore_best` puts the
-    best weights back into the model.
+    ``patience`` epochs in a row without one, training stops (as in Keras: with
+    ``patience = 8`` the 8th epoch without improvement is the last);
+    :meth:`restore_best` puts the best weights back into the model. Epochs are
+    numbered as the caller numbers them (kelcore's trainer counts from 1).
     """
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0) -> None:
@@ -34,10 +36,17 @@ class EarlyStopping:
             self.best_state = copy.deepcopy(model.state_dict())
         else:
             self.bad_epochs += 1
-        return self.bad_epochs > self.patience
+        return self.bad_epochs >= self.patience
 
     def improved_at(self, epoch: int) -> bool:
         return self.best_epoch == epoch
+
+    def explain(self, epoch: int) -> str:
+        """Why training stopped after ``epoch``, and which epoch's weights are kept."""
+        return (f"early stopping after epoch {epoch}: the validation loss did not improve "
+                f"{'by more than ' + format(self.min_delta, 'g') + ' ' if self.min_delta else ''}"
+                f"for {self.bad_epochs} epoch{'s' if self.bad_epochs != 1 else ''} (patience {self.patience}); "
+                f"keeping epoch {self.best_epoch} (validation loss {self.best_loss:.4f})")
 
     def restore_best(self, model: torch.nn.Module) -> None:
         """Load the best weights seen (no-op before the first step)."""

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from kelcore.api import ExportError
-from kelcore.layers import ACTIVATION_MODULES, unsupported_reason
+from kelcore.layers import ACTIVATION_MODULES, TRAIN_ONLY_MODULES, unsupported_reason
 
 F32 = np.float32
 
@@ -75,24 +75,28 @@ def _activation(name: str, size: int) -> dict[str, Any]:
 def model_layers(layers: nn.ModuleList, input_size: int) -> list[dict[str, Any]]:
     """RTNeural layer entries (weights as float32 numpy arrays) for a ChainModel's ``layers``.
 
-    A Linear followed by an activation module becomes one dense entry carrying
+    Train-only modules (dropout, identity) are dropped: the file is the model in
+    eval mode. A Linear followed by an activation module becomes one dense entry carrying
     that activation; after any other layer an activation is its own entry
     (RTNeural ignores ``activation`` on lstm, gru, batchnorm and prelu).
     """
-    modules = list(layers)
-    entries: list[dict[str, Any]] = []
-    size, index = input_size, 0
-    while index < len(modules):
-        module = modules[index]
+    modules = list(enumerate(layers))
+    for index, module in modules:
         reason = unsupported_reason(module)
         if reason:
             raise ExportError(f"layers[{index}] ({type(module).__name__}): {reason}; RTNeural cannot load it as trained")
+    # dropout and other train-only modules are the identity in eval mode: the file holds the eval-mode model
+    modules = [(index, module) for index, module in modules if not isinstance(module, TRAIN_ONLY_MODULES)]
+    entries: list[dict[str, Any]] = []
+    size, position = input_size, 0
+    while position < len(modules):
+        index, module = modules[position]
         _check_finite(index, module)
-        following = modules[index + 1] if index + 1 < len(modules) else None
+        following = modules[position + 1][1] if position + 1 < len(modules) else None
         if isinstance(module, nn.Linear):
             folded = ACTIVATION_MODULES.get(type(following), "") if following is not None else ""
             entries.append(_dense(module, folded))
-            index += 1 if folded else 0
+            position += 1 if folded else 0
         elif isinstance(module, nn.LSTM):
             entries.append(_lstm(module))
         elif isinstance(module, nn.GRU):
@@ -104,7 +108,7 @@ def model_layers(layers: nn.ModuleList, input_size: int) -> list[dict[str, Any]]
         else:
             entries.append(_activation(ACTIVATION_MODULES[type(module)], size))
         size = entries[-1]["shape"][-1]
-        index += 1
+        position += 1
     return entries
 
 

@@ -65,9 +65,19 @@ class ToyDynamics(ChainModel):
 
     @classmethod
     def baseline_metrics(cls, train, evaluate):
+        """Every step predicted as the training split's mean velocity."""
         mean = float(np.concatenate([s.targets[:, 0] for s in train]).mean())
         values = np.concatenate([s.targets[:, 0] for s in evaluate])
         return {"velocity_mae": float(np.abs(values - mean).mean())}
+
+
+class DropoutDynamics(ToyDynamics):
+    """The toy model with dropout after each hidden layer: same parameters, regularised while training."""
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        linear1, tanh1, linear2, tanh2, out, softmax = self.layers
+        self.layers = nn.ModuleList([linear1, tanh1, nn.Dropout(0.3), linear2, tanh2, nn.Dropout(0.3), out, softmax])
 
 
 class ToyNotesOptions(Options):

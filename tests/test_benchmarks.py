@@ -1,0 +1,29 @@
+"""Every script in benchmarks/ runs in its --quick mode and prints its comparison, so a refactoring that
+breaks one fails the test suite."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+BENCHMARKS = sorted((REPO / "benchmarks").glob("*.py"))
+EXPECTED = {
+    "preprocess_midi.py": ["straightforward pretty_midi", "kelcore, warm cache", "ratio kelcore (cold) / straightforward"],
+    "train_throughput.py": ["plain steps/s", "kelcore steps/s", "overhead", "MelodyTransformer", "GroovePredictor"],
+}
+
+
+def test_every_benchmark_has_an_expectation():
+    assert {path.name for path in BENCHMARKS} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.name)
+def test_benchmark_quick_mode_completes_and_prints_its_comparison(script):
+    result = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=300,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for text in EXPECTED[script.name]:
+        assert text in result.stdout, (text, result.stdout)
