@@ -13,9 +13,9 @@ DEMO_DATA := demo-data
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt $(PLUGIN_PROJECTS)
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt $(PLUGIN_PROJECTS) hostbench/pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt \
-		-e '.[test,bench,tensorboard]' $(foreach p,$(PLUGIN_PROJECTS),-e ./$(dir $(p)))
+		-e '.[test,bench,tensorboard]' $(foreach p,$(PLUGIN_PROJECTS),-e ./$(dir $(p))) -e ./hostbench
 	touch $@
 
 setup: $(STAMP)
@@ -29,6 +29,7 @@ demo: setup
 	$(BIN)/kelcore data demo lakh $(DEMO_DATA)/lakh --seed 0
 	$(BIN)/kelcore data demo maestro $(DEMO_DATA)/maestro --seed 0
 	$(BIN)/kelcore run examples/quickstart.toml
+	$(BIN)/hostbench summary runs
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) runs

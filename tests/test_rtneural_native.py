@@ -26,13 +26,13 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
     """Five untrained exports plus focused toy exports, and host.cpp built against them once."""
-    sys.path.insert(0, str(REPO / "hostbench"))
-    from run import build_host  # noqa: E402  (hostbench is a script folder, not a package)
+    from kel_hostbench import build_host
 
     out = tmp_path_factory.mktemp("native")
     kelcore = Path(sys.executable).with_name("kelcore")
     subprocess.run([str(kelcore), "export", "--untrained", "--seed", "0", "--out", str(out / "models"),
-                    "--cpp-header"], check=True, capture_output=True)
+                    "--cpp"], capture_output=True)
+    assert (out / "models" / "KelModels.h").exists() and len(list((out / "models").glob("*.json"))) == 5
     return build_host(Path(RTNEURAL_DIR), out / "models", out / "host"), out
 
 

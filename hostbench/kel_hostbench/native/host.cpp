@@ -1,0 +1,726 @@
+// kel-hostbench native host: the plugin's real-time path, simulated, against RTNeural.
+//
+//   host verify FILE...                         replay metadata.reference with the dynamic API and ModelT
+//   host bench API ITER FILE...                 one step of every file in turn (the full pipeline), timed (JSON)
+//   host pipeline API RATE BLOCK SECONDS AUDIO CHANNELS NOTES FILE...
+//                                               an audio thread at real-time pace -> SPSC queue -> inference (JSON)
+// API: dynamic (RTNeural::json_parser::parseJson) or modelt (the compile-time types of KelModels.h).
+//
+// Built by kel_hostbench.native with -DKEL_HAVE_MODELS when the models folder has KelModels.h, with -I to the
+// models folder, RTNeural, its Eigen and kel_contracts' native folder (KelFeatures.h).
+#include <RTNeural/RTNeural.h>
+#ifdef KEL_HAVE_MODELS
+#include "KelModels.h"
+#else
+#define KEL_MODELS(X)
+#endif
+#include "KelFeatures.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <new>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+// ------------------------------------------------------------------ heap accounting
+// Every heap allocation is counted per thread role: glibc's malloc family is wrapped (Eigen's aligned_malloc and
+// RTNeural's dynamic layers call malloc directly) and operator new goes through it. Live heap bytes come from
+// mallinfo2 (prepare time only).
+namespace alloc {
+std::atomic<long long> audioThreadAllocations{0};
+std::atomic<long long> inferenceThreadAllocations{0};
+thread_local int role = 0;   // 1: audio thread after prepare, 2: inference thread after prepare
+inline void note() noexcept {
+    if (role == 1)
+        audioThreadAllocations.fetch_add(1, std::memory_order_relaxed);
+    else if (role == 2)
+        inferenceThreadAllocations.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace alloc
+
+#if defined(__GLIBC__)
+#include <cerrno>
+#include <malloc.h>
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+void* malloc(std::size_t n) {
+    alloc::note();
+    return __libc_malloc(n);
+}
+void* calloc(std::size_t count, std::size_t n) {
+    alloc::note();
+    return __libc_calloc(count, n);
+}
+void* realloc(void* p, std::size_t n) {
+    alloc::note();
+    return __libc_realloc(p, n);
+}
+void* memalign(std::size_t align, std::size_t n) {
+    alloc::note();
+    return __libc_memalign(align, n);
+}
+void* aligned_alloc(std::size_t align, std::size_t n) {
+    alloc::note();
+    return __libc_memalign(align, n);
+}
+int posix_memalign(void** out, std::size_t align, std::size_t n) {
+    alloc::note();
+    void* p = __libc_memalign(align, n);
+    if (p == nullptr)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+void free(void* p) { __libc_free(p); }
+}
+static long long liveHeapBytes() {
+    const auto info = mallinfo2();
+    return static_cast<long long>(info.uordblks + info.hblkhd);
+}
+static void* countedAlloc(std::size_t size, std::size_t align) {
+    void* p = align <= 16 ? std::malloc(size == 0 ? 1 : size) : aligned_alloc(align, (size + align - 1) / align * align);
+    if (p == nullptr)
+        throw std::bad_alloc();
+    return p;
+}
+#else
+static std::atomic<long long> g_liveBytes{0};
+static long long liveHeapBytes() { return g_liveBytes.load(); }
+static void* countedAlloc(std::size_t size, std::size_t align) {
+    alloc::note();
+    void* p = nullptr;
+    if (posix_memalign(&p, std::max<std::size_t>(align, sizeof(void*)), size == 0 ? 1 : size) != 0)
+        throw std::bad_alloc();
+    return p;
+}
+#endif
+
+static void countedFree(void* p) noexcept { std::free(p); }
+
+void* operator new(std::size_t n) { return countedAlloc(n, 16); }
+void* operator new[](std::size_t n) { return countedAlloc(n, 16); }
+void* operator new(std::size_t n, std::align_val_t a) { return countedAlloc(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return countedAlloc(n, static_cast<std::size_t>(a)); }
+void operator delete(void* p) noexcept { countedFree(p); }
+void operator delete[](void* p) noexcept { countedFree(p); }
+void operator delete(void* p, std::size_t) noexcept { countedFree(p); }
+void operator delete[](void* p, std::size_t) noexcept { countedFree(p); }
+void operator delete(void* p, std::align_val_t) noexcept { countedFree(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { countedFree(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { countedFree(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { countedFree(p); }
+
+using Json = nlohmann::json;
+using Matrix = std::vector<std::vector<float>>;
+using Clock = std::chrono::steady_clock;
+
+static long long residentBytes() {
+    std::ifstream statm("/proc/self/statm");
+    long long pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * static_cast<long long>(sysconf(_SC_PAGESIZE));
+}
+
+static std::string readText(const std::string& path) {
+    std::ifstream stream(path);
+    std::stringstream buffer;
+    buffer << stream.rdbuf();
+    return buffer.str();
+}
+
+struct Reference {
+    Matrix inputs, outputs;
+};
+
+static Reference readReference(const Json& document) {
+    const auto& ref = document.at("metadata").at("reference");
+    return {ref.at("inputs").get<Matrix>(), ref.at("outputs").get<Matrix>()};
+}
+
+// ------------------------------------------------------------------ one model behind either API
+struct Runner {
+    virtual ~Runner() = default;
+    virtual void reset() = 0;
+    virtual const float* forward(const float* input) = 0;
+    std::string name;
+    int inSize = 0, outSize = 0;
+    long long heapBytes = 0;   // live heap bytes the loaded model holds (weights + state + layer objects)
+};
+
+struct DynamicRunner : Runner {
+    std::unique_ptr<RTNeural::Model<float>> model;
+    void reset() override { model->reset(); }
+    const float* forward(const float* input) override {
+        model->forward(input);
+        return model->getOutputs();
+    }
+};
+
+template <typename M>
+struct StaticRunner : Runner {
+    std::unique_ptr<M> model;
+    void reset() override { model->reset(); }
+    const float* forward(const float* input) override {
+        model->forward(input);
+        return model->getOutputs();
+    }
+};
+
+static std::unique_ptr<Runner> makeStatic(const Json& document) {
+    const auto name = document.at("metadata").at("model").get<std::string>();
+#define X(Name)                                                                                      \
+    if (name == #Name) {                                                                             \
+        auto runner = std::make_unique<StaticRunner<kel::models::Name##Model>>();                    \
+        runner->model = std::make_unique<kel::models::Name##Model>();                                \
+        runner->model->parseJson(document, false);                                                   \
+        return runner;                                                                               \
+    }
+    KEL_MODELS(X)
+#undef X
+    (void)name;
+    return nullptr;
+}
+
+/// Loads `document` with `api`; null when ModelT has no type for it (not in KelModels.h / not built with it).
+static std::unique_ptr<Runner> load(const Json& document, const std::string& api) {
+    const long long before = liveHeapBytes();
+    std::unique_ptr<Runner> runner;
+    if (api == "dynamic") {
+        auto dynamic = std::make_unique<DynamicRunner>();
+        dynamic->model = RTNeural::json_parser::parseJson<float>(document, false);
+        if (dynamic->model)
+            runner = std::move(dynamic);
+    } else {
+        runner = makeStatic(document);
+    }
+    if (!runner)
+        return nullptr;
+    runner->heapBytes = liveHeapBytes() - before;
+    runner->name = document.at("metadata").value("model", std::string("?"));
+    runner->inSize = document.at("in_shape").back().get<int>();
+    runner->outSize = document.at("layers").back().at("shape").back().get<int>();
+    return runner;
+}
+
+static double replay(Runner& runner, const Reference& ref) {
+    runner.reset();
+    double worst = 0.0;
+    alignas(64) float input[1024];
+    for (size_t t = 0; t < ref.inputs.size(); ++t) {
+        std::copy(ref.inputs[t].begin(), ref.inputs[t].end(), input);
+        const float* out = runner.forward(input);
+        if (ref.outputs[t].size() != static_cast<size_t>(runner.outSize))
+            return INFINITY;
+        for (size_t k = 0; k < ref.outputs[t].size(); ++k) {
+            const double d = std::fabs(static_cast<double>(out[k]) - ref.outputs[t][k]);
+            worst = std::isnan(d) ? INFINITY : std::max(worst, d);
+        }
+    }
+    runner.reset();
+    return worst;
+}
+
+// ------------------------------------------------------------------ statistics as JSON
+static double quantile(const std::vector<double>& sorted, double q) {
+    if (sorted.empty())
+        return NAN;
+    const double at = q * static_cast<double>(sorted.size() - 1);
+    const size_t lo = static_cast<size_t>(std::floor(at)), hi = std::min(lo + 1, sorted.size() - 1);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - static_cast<double>(lo));
+}
+
+static std::string num(double v) {
+    if (!std::isfinite(v))
+        return "null";
+    char text[64];
+    std::snprintf(text, sizeof text, "%.6g", v);
+    return text;
+}
+
+/// {"count", "p50", "p99", "max", "mean", "quantiles": [q0 .. q100 in steps of 2]} of microsecond samples.
+static std::string stats(std::vector<double> samples) {
+    std::sort(samples.begin(), samples.end());
+    double sum = 0.0;
+    for (double s : samples)
+        sum += s;
+    std::string out = "{\"count\": " + std::to_string(samples.size()) + ", \"p50\": " + num(quantile(samples, 0.5))
+                      + ", \"p99\": " + num(quantile(samples, 0.99))
+                      + ", \"max\": " + num(samples.empty() ? NAN : samples.back())
+                      + ", \"mean\": " + num(samples.empty() ? NAN : sum / samples.size()) + ", \"quantiles\": [";
+    for (int i = 0; i <= 50; ++i)
+        out += (i ? ", " : "") + num(quantile(samples, i / 50.0));
+    return out + "]}";
+}
+
+static std::string jsonString(const std::string& s) { return "\"" + s + "\""; }
+
+// ------------------------------------------------------------------ verify
+static int verify(int argc, char** argv) {
+    int failures = 0;
+    for (int i = 2; i < argc; ++i) {
+        const Json document = Json::parse(readText(argv[i]));
+        const Reference ref = readReference(document);
+        auto dynamicModel = load(document, "dynamic");
+        const double dynamicError = dynamicModel ? replay(*dynamicModel, ref) : INFINITY;
+        auto staticModel = load(document, "modelt");
+        const double staticError = staticModel ? replay(*staticModel, ref) : NAN;
+        const bool ok = dynamicError <= 1e-5 && (!staticModel || staticError <= 1e-5);
+        failures += ok ? 0 : 1;
+        std::printf("%s dynamic %.3g modelt %.3g %s\n", argv[i], dynamicError, staticError, ok ? "OK" : "FAIL");
+    }
+    return failures == 0 ? 0 : 1;
+}
+
+// ------------------------------------------------------------------ bench: the five in turn, warm loop
+static int bench(int argc, char** argv) {
+    const std::string api = argv[2];
+    const int iterations = std::atoi(argv[3]);
+    std::vector<std::unique_ptr<Runner>> runners;
+    std::vector<Reference> refs;
+    std::vector<std::string> errors, files;
+    for (int i = 4; i < argc; ++i) {
+        const Json document = Json::parse(readText(argv[i]));
+        refs.push_back(readReference(document));
+        files.push_back(argv[i]);
+        runners.push_back(load(document, api));
+    }
+    std::vector<double> replayError(runners.size(), NAN);
+    for (size_t m = 0; m < runners.size(); ++m)
+        if (runners[m])
+            replayError[m] = replay(*runners[m], refs[m]);
+    std::vector<std::vector<double>> micros(runners.size());
+    std::vector<double> total;
+    alignas(64) float input[1024];
+    for (int it = -iterations / 10 - 1; it < iterations; ++it) {   // negative: warm-up
+        double step = 0.0;
+        for (size_t m = 0; m < runners.size(); ++m) {
+            if (!runners[m])
+                continue;
+            const auto& x = refs[m].inputs[static_cast<size_t>(std::abs(it)) % refs[m].inputs.size()];
+            std::copy(x.begin(), x.end(), input);
+            const auto start = Clock::now();
+            runners[m]->forward(input);
+            const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+            step += us;
+            if (it >= 0)
+                micros[m].push_back(us);
+        }
+        if (it >= 0)
+            total.push_back(step);
+    }
+    std::printf("{\"api\": %s, \"iterations\": %d, \"pipeline_us\": %s, \"models\": [\n", jsonString(api).c_str(),
+                iterations, stats(total).c_str());
+    for (size_t m = 0; m < runners.size(); ++m) {
+        std::printf("%s{\"file\": %s, \"built\": %s, \"replay_error\": %s, \"heap_bytes\": %lld, \"step_us\": %s}\n",
+                    m ? "," : "", jsonString(files[m]).c_str(), runners[m] ? "true" : "false", num(replayError[m]).c_str(),
+                    runners[m] ? runners[m]->heapBytes : 0LL, stats(micros[m]).c_str());
+    }
+    std::printf("]}\n");
+    return 0;
+}
+
+// ------------------------------------------------------------------ pipeline: audio thread -> queue -> inference
+enum ModelId { kEmotion = 0, kMelody, kHarmony, kDynamics, kGroove, kModels };
+static const char* kNames[kModels] = {"EmotionRecognizer", "MelodyTransformer", "HarmonyPredictor", "DynamicsEngine",
+                                      "GroovePredictor"};
+
+struct Job {
+    alignas(64) float x[128];   // RTNeural's forward() reads it with aligned loads
+    int model = 0;              // ModelId, or -1: reset every model's state (a new song)
+    double inputTime = 0.0;     // seconds (steady clock) when the audio callback that delivered its input began
+};
+
+/// Bounded lock-free single-producer / single-consumer ring (the audio thread pushes, inference pops).
+template <typename T, int Capacity>
+class SpscQueue {
+public:
+    bool push(const T& item) noexcept {
+        const int head = head_.load(std::memory_order_relaxed);
+        const int next = (head + 1) % Capacity;
+        if (next == tail_.load(std::memory_order_acquire))
+            return false;   // full: the caller counts a drop, never waits
+        items_[head] = item;
+        head_.store(next, std::memory_order_release);
+        return true;
+    }
+    bool pop(T& item) noexcept {
+        const int tail = tail_.load(std::memory_order_relaxed);
+        if (tail == head_.load(std::memory_order_acquire))
+            return false;
+        item = items_[tail];
+        tail_.store((tail + 1) % Capacity, std::memory_order_release);
+        return true;
+    }
+
+private:
+    T items_[Capacity];
+    alignas(64) std::atomic<int> head_{0};
+    alignas(64) std::atomic<int> tail_{0};
+};
+
+struct Result {
+    alignas(64) float out[128];
+    double inputTime = 0.0;
+    long long sequence = 0;
+};
+
+/// Lock-free triple buffer: the writer never waits, the reader takes the newest result without waiting.
+class NewestResult {
+public:
+    Result& back() noexcept { return slots_[back_]; }
+    void publish() noexcept {
+        back_ = middle_.exchange(back_ | kFresh, std::memory_order_acq_rel) & kIndex;
+    }
+    const Result* take() noexcept {   // null when nothing new since the last take
+        if ((middle_.load(std::memory_order_relaxed) & kFresh) == 0)
+            return nullptr;
+        front_ = middle_.exchange(front_, std::memory_order_acq_rel) & kIndex;
+        return &slots_[front_];
+    }
+
+private:
+    static constexpr int kFresh = 4, kIndex = 3;
+    Result slots_[3];
+    int back_ = 0, front_ = 1;
+    std::atomic<int> middle_{2};
+};
+
+struct Note {
+    int pitch;
+    double onset, duration;
+    int velocity;
+    bool melody;
+};
+
+static double nowSeconds() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+
+static int pipeline(int argc, char** argv) {
+    if (argc < 9 + kModels) {
+        std::fprintf(stderr, "pipeline: API RATE BLOCK SECONDS AUDIO CHANNELS NOTES and the five files\n");
+        return 2;
+    }
+    const std::string api = argv[2];
+    const double rate = std::atof(argv[3]);
+    const int block = std::atoi(argv[4]);
+    const double seconds = std::atof(argv[5]);
+    const std::string audioPath = argv[6];
+    const int channels = std::atoi(argv[7]);
+    const std::string notesPath = argv[8];
+
+    // ---- prepare (may allocate): models, normalisers, features, audio, notes
+    std::unique_ptr<Runner> runners[kModels];
+    kel::Normaliser normalisers[kModels];
+    std::string contractErrors;
+    long long modelBytes[kModels] = {};
+    for (int i = 9; i < argc; ++i) {
+        const std::string text = readText(argv[i]);
+        const Json document = Json::parse(text);
+        const std::string name = document.at("metadata").at("model").get<std::string>();
+        int id = -1;
+        for (int m = 0; m < kModels; ++m)
+            if (name == kNames[m])
+                id = m;
+        if (id < 0)
+            continue;
+        runners[id] = load(document, api);
+        if (!runners[id]) {
+            std::fprintf(stderr, "pipeline: %s has no %s model (KelModels.h missing?)\n", name.c_str(), api.c_str());
+            return 3;
+        }
+        modelBytes[id] = runners[id]->heapBytes;
+        std::string error;
+        if (!normalisers[id].loadFromJson(text, runners[id]->inSize, &error))
+            normalisers[id].setIdentity(runners[id]->inSize);
+        if (!kel::checkContractVersion(text, name.c_str(), &error))
+            contractErrors += (contractErrors.empty() ? "" : "; ") + error;
+    }
+    for (int m = 0; m < kModels; ++m)
+        if (!runners[m]) {
+            std::fprintf(stderr, "pipeline: no file for %s\n", kNames[m]);
+            return 3;
+        }
+
+    std::vector<float> audio;
+    {
+        std::ifstream stream(audioPath, std::ios::binary);
+        stream.seekg(0, std::ios::end);
+        const auto bytes = static_cast<size_t>(stream.tellg());
+        stream.seekg(0);
+        audio.resize(bytes / sizeof(float));
+        stream.read(reinterpret_cast<char*>(audio.data()), static_cast<std::streamsize>(audio.size() * sizeof(float)));
+    }
+    const long long totalFrames = std::min<long long>(static_cast<long long>(audio.size()) / channels,
+                                                      static_cast<long long>(seconds * rate));
+    double qpm = 120.0, barBeats = 4.0;
+    std::vector<Note> notes;
+    std::vector<Note> drums;
+    {
+        std::ifstream stream(notesPath);
+        std::string kind;
+        while (stream >> kind) {
+            if (kind == "tempo") {
+                stream >> qpm;
+            } else if (kind == "bar") {
+                stream >> barBeats;
+            } else if (kind == "n" || kind == "d") {
+                Note n{};
+                int melody = 0;
+                stream >> n.pitch >> n.onset >> n.duration >> n.velocity >> melody;
+                n.melody = melody != 0;
+                (kind == "n" ? notes : drums).push_back(n);
+            }
+        }
+    }
+    std::vector<float> left(static_cast<size_t>(block)), right(static_cast<size_t>(block));
+    std::vector<float*> channelPointers(static_cast<size_t>(std::max(channels, 1)));
+    std::vector<std::vector<float>> planar(static_cast<size_t>(channels), std::vector<float>(static_cast<size_t>(block)));
+    for (int c = 0; c < channels; ++c)
+        channelPointers[static_cast<size_t>(c)] = planar[static_cast<size_t>(c)].data();
+
+    auto emotion = std::make_unique<kel::EmotionFeatures>();
+    if (!emotion->prepare(rate, block)) {
+        std::fprintf(stderr, "pipeline: EmotionFeatures cannot prepare %g Hz\n", rate);
+        return 3;
+    }
+    auto melody = std::make_unique<kel::MelodyFeatures>();
+    auto harmony = std::make_unique<kel::HarmonyFeatures>();
+    auto dynamics = std::make_unique<kel::DynamicsFeatures>();
+    auto groove = std::make_unique<kel::GrooveFeatures>();
+    auto queue = std::make_unique<SpscQueue<Job, 256>>();
+    auto newest = std::make_unique<NewestResult[]>(kModels);
+
+    // self-test of the allocation counter: KEL_HOSTBENCH_ALLOCATE_IN_CALLBACK=1 allocates in every callback
+    const bool allocateInCallback = std::getenv("KEL_HOSTBENCH_ALLOCATE_IN_CALLBACK") != nullptr;
+    const long long blocks = (totalFrames + block - 1) / block;
+    std::vector<double> callbackUs, lateness;
+    callbackUs.reserve(static_cast<size_t>(blocks));
+    std::vector<double> inferUs[kModels], latencyUs[kModels];
+    for (int m = 0; m < kModels; ++m) {
+        inferUs[m].reserve(1 << 16);
+        latencyUs[m].reserve(1 << 16);
+    }
+    long long results[kModels] = {}, dropped = 0, misses = 0, overruns = 0;
+    std::atomic<bool> done{false};
+    std::atomic<long long> inferenceJobs{0};
+
+    const long long rssBefore = residentBytes();
+    const long long liveBefore = liveHeapBytes();
+
+    // ---- inference thread: pops jobs, normalises, runs the model, publishes the newest result
+    std::thread inference([&] {
+        alloc::role = 2;
+        Job job;
+        long long sequence[kModels] = {};
+        for (;;) {
+            if (!queue->pop(job)) {
+                if (!done.load(std::memory_order_acquire)) {
+                    std::this_thread::sleep_for(std::chrono::microseconds(100));   // idle poll
+                    continue;
+                }
+                if (!queue->pop(job))
+                    break;   // the song is over and the queue is drained
+            }
+            if (job.model < 0) {
+                for (auto& runner : runners)
+                    runner->reset();
+                continue;
+            }
+            Runner& runner = *runners[job.model];
+            normalisers[job.model].apply(job.x);
+            const auto start = Clock::now();
+            const float* out = runner.forward(job.x);
+            const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+            if (inferUs[job.model].size() < inferUs[job.model].capacity())
+                inferUs[job.model].push_back(us);
+            Result& slot = newest[job.model].back();
+            std::copy(out, out + runner.outSize, slot.out);
+            slot.inputTime = job.inputTime;
+            slot.sequence = ++sequence[job.model];
+            newest[job.model].publish();
+            inferenceJobs.fetch_add(1, std::memory_order_relaxed);
+        }
+    });
+
+    // ---- audio thread: host-sized blocks at real-time pace
+    std::thread audioThread([&] {
+        alloc::role = 1;
+        const double secondsPerBeat = 60.0 / qpm;
+        size_t nextNote = 0, nextDrum = 0, nextGroup = 0;
+        const kel::NoteEvent* previousMelody = nullptr;
+        kel::NoteEvent previousStorage{};
+        double nextBarEnd = barBeats;   // harmony: the bar [nextBarEnd - barBeats, nextBarEnd)
+        float valence = 0.0f, arousal = 0.0f;
+        kel::NoteEvent groupNotes[64];
+        kel::DynamicsContext groupContexts[64];
+        float dynamicsOut[64 * kel::DynamicsFeatures::kSize];
+        alignas(64) float features[128];
+        Job job;
+        // a new song: every state back to its start
+        emotion->reset();
+        melody->reset();
+        harmony->reset();
+        dynamics->reset();
+        groove->reset();
+        job.model = -1;
+        queue->push(job);
+        auto push = [&](int model, const float* x, int size, double inputTime) {
+            job.model = model;
+            job.inputTime = inputTime;
+            std::copy(x, x + size, job.x);
+            if (!queue->push(job))
+                ++dropped;
+        };
+        auto barAt = [&](double beats) {
+            kel::BarContext bar;
+            bar.index = static_cast<std::int64_t>(std::floor(beats / barBeats));
+            bar.startBeats = static_cast<double>(bar.index) * barBeats;
+            bar.lengthBeats = barBeats;
+            return bar;
+        };
+        const double period = block / rate;
+        const auto start = Clock::now();
+        for (long long b = 0; b < blocks; ++b) {
+            const auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(b * period));
+            std::this_thread::sleep_until(due);
+            const auto begin = Clock::now();
+            const double beginSeconds = nowSeconds();
+            // -- the callback
+            const long long first = b * block;
+            const int frames = static_cast<int>(std::min<long long>(block, totalFrames - first));
+            for (int c = 0; c < channels; ++c)
+                for (int i = 0; i < frames; ++i)
+                    planar[static_cast<size_t>(c)][static_cast<size_t>(i)]
+                        = audio[static_cast<size_t>((first + i) * channels + c)];
+            emotion->process(channelPointers.data(), channels, frames);
+            while (emotion->popFeatures(features))
+                push(kEmotion, features, kel::EmotionFeatures::kSize, beginSeconds);
+            const double endBeats = static_cast<double>(first + frames) / rate / secondsPerBeat;
+            // melody notes (and harmony's note memory) whose onset this block passed
+            for (; nextNote < notes.size() && notes[nextNote].onset < endBeats; ++nextNote) {
+                const Note& n = notes[nextNote];
+                if (!n.melody)
+                    continue;
+                kel::MelodyConditioning conditioning;
+                conditioning.valence = valence;
+                conditioning.arousal = arousal;
+                melody->compute(features, previousMelody, n.onset, barAt(n.onset), qpm, conditioning);
+                push(kMelody, features, kel::MelodyFeatures::kSize, beginSeconds);
+                previousStorage = kel::NoteEvent{n.pitch, n.onset, n.duration, n.velocity};
+                previousMelody = &previousStorage;
+                harmony->addNote(previousStorage);
+            }
+            // harmony: every bar that ended in this block
+            while (nextBarEnd <= endBeats) {
+                harmony->computeBar(features, nextBarEnd - barBeats, nextBarEnd);
+                push(kHarmony, features, kel::HarmonyFeatures::kSize, beginSeconds);
+                nextBarEnd += barBeats;
+            }
+            // dynamics: onset groups whose last onset this block passed
+            while (nextGroup < notes.size()) {
+                const auto key = kel::DynamicsFeatures::groupKey(notes[nextGroup].onset);
+                size_t end = nextGroup;
+                while (end < notes.size() && kel::DynamicsFeatures::groupKey(notes[end].onset) == key)
+                    ++end;
+                if (notes[end - 1].onset >= endBeats)
+                    break;
+                int count = 0;
+                for (size_t i = nextGroup; i < end && count < 64; ++i, ++count) {
+                    groupNotes[count] = kel::NoteEvent{notes[i].pitch, notes[i].onset, notes[i].duration,
+                                                       notes[i].velocity};
+                    groupContexts[count].bar = barAt(notes[i].onset);
+                    groupContexts[count].qpm = qpm;
+                    groupContexts[count].pedalDown = false;
+                }
+                dynamics->computeGroup(groupNotes, groupContexts, count, dynamicsOut);
+                for (int i = 0; i < count; ++i)
+                    push(kDynamics, dynamicsOut + i * kel::DynamicsFeatures::kSize, kel::DynamicsFeatures::kSize,
+                         beginSeconds);
+                nextGroup = end;
+            }
+            // groove: drum hits this block passed, then every bar no later hit can land in
+            for (; nextDrum < drums.size() && drums[nextDrum].onset < endBeats; ++nextDrum)
+                groove->addHit(drums[nextDrum].pitch, drums[nextDrum].onset, drums[nextDrum].velocity);
+            while (groove->currentBar() <= kel::GrooveFeatures::lastCompleteBar(endBeats)) {
+                groove->takeBar(features);
+                push(kGroove, features, kel::GrooveFeatures::kSize, beginSeconds);
+            }
+            // the newest results, never waiting
+            for (int m = 0; m < kModels; ++m)
+                if (const Result* r = newest[m].take()) {
+                    results[m] += 1;
+                    if (latencyUs[m].size() < latencyUs[m].capacity())
+                        latencyUs[m].push_back((beginSeconds - r->inputTime) * 1e6);
+                    if (m == kEmotion)
+                        kel::decodeEmotion(r->out, valence, arousal);
+                }
+            if (allocateInCallback) {
+                auto* scratch = new std::vector<float>(16);
+                features[0] = (*scratch)[0];
+                delete scratch;
+            }
+            // -- end of the callback
+            const auto finish = Clock::now();
+            const double us = std::chrono::duration<double, std::micro>(finish - begin).count();
+            callbackUs.push_back(us);
+            if (us > period * 1e6)
+                ++overruns;
+            if (finish > due + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(period)))
+                ++misses;
+        }
+        alloc::role = 0;
+    });
+    audioThread.join();
+    done.store(true, std::memory_order_release);
+    inference.join();
+    const long long rssAfter = residentBytes();
+    const long long liveAfter = liveHeapBytes();
+
+    const double played = static_cast<double>(totalFrames) / rate;
+    std::printf("{\"api\": %s, \"rate\": %g, \"block\": %d, \"seconds\": %s, \"deadline_us\": %s, \"blocks\": %lld,\n",
+                jsonString(api).c_str(), rate, block, num(played).c_str(), num(block / rate * 1e6).c_str(),
+                static_cast<long long>(callbackUs.size()));
+    std::printf(" \"callback_us\": %s,\n", stats(callbackUs).c_str());
+    std::printf(" \"deadline_misses\": %lld, \"overruns\": %lld, \"queue_drops\": %lld,\n", misses, overruns, dropped);
+    std::printf(" \"audio_thread_allocations\": %lld, \"inference_thread_allocations\": %lld,\n",
+                alloc::audioThreadAllocations.load(), alloc::inferenceThreadAllocations.load());
+    std::printf(" \"rss_before_bytes\": %lld, \"rss_after_bytes\": %lld, \"rss_growth_bytes\": %lld, "
+                "\"heap_growth_bytes\": %lld,\n", rssBefore, rssAfter, rssAfter - rssBefore, liveAfter - liveBefore);
+    std::printf(" \"feature_state_bytes\": %lld, \"contract_errors\": %s, \"models\": {\n",
+                static_cast<long long>(sizeof(kel::EmotionFeatures) + sizeof(kel::MelodyFeatures)
+                                       + sizeof(kel::HarmonyFeatures) + sizeof(kel::DynamicsFeatures)
+                                       + sizeof(kel::GrooveFeatures)),
+                jsonString(contractErrors).c_str());
+    for (int m = 0; m < kModels; ++m)
+        std::printf("  %s: {\"heap_bytes\": %lld, \"results\": %lld, \"results_per_s\": %s, \"infer_us\": %s, "
+                    "\"latency_us\": %s}%s\n", jsonString(kNames[m]).c_str(), modelBytes[m], results[m],
+                    num(results[m] / played).c_str(), stats(inferUs[m]).c_str(), stats(latencyUs[m]).c_str(),
+                    m + 1 < kModels ? "," : "");
+    std::printf("}}\n");
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    if (argc >= 3 && std::strcmp(argv[1], "verify") == 0)
+        return verify(argc, argv);
+    if (argc >= 5 && std::strcmp(argv[1], "bench") == 0)
+        return bench(argc, argv);
+    if (argc >= 3 && std::strcmp(argv[1], "pipeline") == 0)
+        return pipeline(argc, argv);
+    std::fprintf(stderr, "usage: host verify FILE... | host bench API ITERATIONS FILE... | "
+                         "host pipeline API RATE BLOCK SECONDS AUDIO CHANNELS NOTES FILE...\n");
+    return 2;
+}

@@ -1,0 +1,190 @@
+"""kel-hostbench: `hostbench run` on the five untrained exports with the Python engines (CI), its failures (a
+tampered file, a budget exceeded), `hostbench summary` on a run, and the native host when RTNEURAL_DIR is set."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RTNEURAL_DIR = os.environ.get("RTNEURAL_DIR")
+HOSTBENCH = Path(sys.executable).with_name("hostbench")
+KELCORE = Path(sys.executable).with_name("kelcore")
+MODELS = ["EmotionRecognizer", "MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor"]
+FAST = ["--quick", "--iterations", "60"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    """The five models exported untrained (seed 0) with the C++ folder (KelModels.h)."""
+    out = tmp_path_factory.mktemp("hostbench") / "models"
+    subprocess.run([str(KELCORE), "export", "--untrained", "--seed", "0", "--out", str(out), "--cpp"],
+                   capture_output=True, text=True)
+    assert sorted(p.stem for p in out.glob("*.json")) == sorted(MODELS)
+    return out
+
+
+def hostbench(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "RTNEURAL_DIR"}
+    environment.update(env or {})
+    return subprocess.run([str(HOSTBENCH), *map(str, args)], capture_output=True, text=True, env=environment,
+                          timeout=timeout)
+
+
+def consistent(stats: dict) -> None:
+    assert stats["count"] > 0
+    assert 0 < stats["p50"] <= stats["p99"] <= stats["max"]
+
+
+def test_python_engines_on_the_five_exports_write_every_figure(models, tmp_path):
+    out = tmp_path / "report"
+    result = hostbench("run", models, "--out", out, *FAST, "--budget-ms", "1000")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {p.name for p in out.iterdir()} >= {"report.json", "report.md", "latency.png"}
+    assert (out / "latency.png").stat().st_size > 10_000
+    report = json.loads((out / "report.json").read_text())
+    assert report["verdict"] == "PASS" and report["failures"] == []
+    assert report["budgets"] == {"pipeline_ms": 1000.0, "weights_mb_per_model": 4.0}
+    rows = {row["engine"]: row for row in report["engines"]}
+    for engine in ("numpy", "torch"):
+        row = rows[engine]
+        assert row["status"] == "ok" and list(row["models"]) == MODELS
+        consistent(row["pipeline_us"])
+        for name, entry in row["models"].items():
+            consistent(entry["step_us"])
+            assert entry["replay_error"] <= 1e-5 and entry["reference"] == "PASS" and entry["verdict"] == "PASS"
+            assert entry["memory_bytes"] >= report["models"][name]["weight_bytes"] > 0
+    for name, facts in report["models"].items():
+        assert facts["parameters"] == facts["spec_parameters"]
+        assert facts["weight_bytes"] <= facts["parameters"] * 4   # the file holds LSTM biases summed
+    # without RTNEURAL_DIR nothing native pretends
+    native = [row for row in report["engines"] if row["kind"] == "native"]
+    assert len(native) == 4 and all(row["status"] == "not built: set RTNEURAL_DIR" for row in native)
+    assert all(row["models"][m]["verdict"] == "not built: set RTNEURAL_DIR" for row in native for m in MODELS)
+    assert report["native_pipeline"]["status"] == "not built: set RTNEURAL_DIR"
+    markdown = (out / "report.md").read_text()
+    assert "not built: set RTNEURAL_DIR" in markdown and "| GroovePredictor |" in markdown
+    assert "PASS" not in [line.split()[-1] for line in result.stdout.splitlines() if "rtneural-" in line]
+
+
+def test_a_tampered_weight_fails_every_engine_and_exits_1(models, tmp_path):
+    tampered = tmp_path / "models"
+    shutil.copytree(models, tampered)
+    path = tampered / "GroovePredictor.json"
+    document = json.loads(path.read_text())
+    document["layers"][1]["weights"][1][0] += 0.25
+    path.write_text(json.dumps(document))
+    out = tmp_path / "report"
+    result = hostbench("run", tampered, "--out", out, *FAST, "--budget-ms", "1000", "--engines", "numpy,torch")
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["verdict"] == "FAIL"
+    for row in report["engines"]:
+        assert row["models"]["GroovePredictor"]["reference"] == "FAIL"
+        assert row["models"]["GroovePredictor"]["verdict"].startswith("FAIL")
+        assert row["models"]["HarmonyPredictor"]["verdict"] == "PASS"
+    assert any("GroovePredictor" in failure for failure in report["failures"])
+    assert "FAIL" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("budget", [["--budget-ms", "0.001"], ["--budget-weights-mb", "0.1"]])
+def test_a_budget_exceeded_exits_1(models, tmp_path, budget):
+    out = tmp_path / "report"
+    result = hostbench("run", models, "--out", out, *FAST, "--engines", "numpy", *budget)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["verdict"] == "FAIL" and any("budget" in failure for failure in report["failures"])
+
+
+def test_summary_of_a_run_prints_one_row_per_model(models, tmp_path):
+    run = tmp_path / "runs" / "quickstart-20250101-000000"
+    jobs = []
+    for name in MODELS:
+        (run / name / "exports").mkdir(parents=True)
+        shutil.copy(models / f"{name}.json", run / name / "exports" / f"{name}.json")
+        jobs.append({"job": name, "spec": name, "model": name.lower(), "dataset": "demo", "beats_baseline": True,
+                     "report": {"primary_metric": "loss"}, "test_metrics": {"loss": 0.5},
+                     "baseline_metrics": {"loss": 0.7},
+                     "exports": {"rtneural": {"path": str(run / name / "exports" / f"{name}.json"),
+                                              "max_abs_error": 1e-8}}})
+    (run / "report.json").write_text(json.dumps({"run_id": run.name, "jobs": jobs}))
+    result = hostbench("summary", tmp_path / "runs", "--engines", "numpy,torch", "--iterations", "60",
+                       "--budget-ms", "1000")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.split() and line.split()[0] in MODELS]
+    assert len(rows) == 5 and all(line.rstrip().endswith("PASS") for line in rows)
+    assert "0.5000" in rows[0] and "0.7000" in rows[0] and "1.0e-08" in rows[0]
+    assert (run / "hostbench" / "report.json").exists()
+
+
+# ------------------------------------------------------------------------------------------------------ native
+native = pytest.mark.skipif(not RTNEURAL_DIR, reason="RTNEURAL_DIR is not set (point it at an RTNeural checkout)")
+
+
+@native
+def test_native_host_built_verified_and_run_in_real_time(models, tmp_path):
+    out = tmp_path / "report"
+    result = hostbench("run", models, "--out", out, *FAST, "--engines", "native", "--budget-ms", "1000",
+                       env={"RTNEURAL_DIR": RTNEURAL_DIR})
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((out / "report.json").read_text())
+    rows = [row for row in report["engines"] if row["kind"] == "native"]
+    assert [row["engine"] for row in rows] == ["rtneural-dynamic-default", "rtneural-modelt-default",
+                                               "rtneural-dynamic-native", "rtneural-modelt-native"]
+    for row in rows:
+        assert row["status"] == "ok" and "-O" in row["flags"]
+        consistent(row["pipeline_us"])
+        for name, entry in row["models"].items():
+            assert entry["replay_error"] <= 1e-5 and entry["verdict"] == "PASS"
+            consistent(entry["step_us"])
+            assert entry["memory_bytes"] >= report["models"][name]["weight_bytes"]
+    sweep = report["native_pipeline"]
+    assert sweep["status"] == "ok" and sweep["api"] == "modelt" and len(sweep["runs"]) == 2
+    for run in sweep["runs"]:
+        assert run["audio_thread_allocations"] == 0 and run["blocks"] > 0
+        consistent(run["callback_us"])
+        assert run["deadline_us"] == pytest.approx(run["block"] / run["rate"] * 1e6, rel=1e-4)
+        assert run["models"]["EmotionRecognizer"]["results"] >= 1
+        assert run["models"]["DynamicsEngine"]["results"] >= 1
+        for figures in run["models"].values():
+            if figures["infer_us"]["count"]:
+                consistent(figures["infer_us"])
+
+
+@native
+def test_native_counts_an_allocation_in_the_callback_and_fails(models, tmp_path):
+    out = tmp_path / "report"
+    result = hostbench("run", models, "--out", out, *FAST, "--engines", "native", "--budget-ms", "1000",
+                       env={"RTNEURAL_DIR": RTNEURAL_DIR, "KEL_HOSTBENCH_ALLOCATE_IN_CALLBACK": "1"})
+    assert result.returncode == 1
+    report = json.loads((out / "report.json").read_text())
+    assert all(run["audio_thread_allocations"] >= run["blocks"] for run in report["native_pipeline"]["runs"])
+    assert any("allocations on the audio thread" in failure for failure in report["failures"])
+
+
+@native
+def test_native_without_kelmodels_h_says_so_and_a_tampered_file_fails(models, tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in MODELS:
+        shutil.copy(models / f"{name}.json", folder)
+    path = folder / "GroovePredictor.json"
+    document = json.loads(path.read_text())
+    document["layers"][1]["weights"][1][0] += 0.25
+    path.write_text(json.dumps(document))
+    out = tmp_path / "report"
+    result = hostbench("run", folder, "--out", out, *FAST, "--engines", "native", "--budget-ms", "1000",
+                       env={"RTNEURAL_DIR": RTNEURAL_DIR})
+    assert result.returncode == 1
+    report = json.loads((out / "report.json").read_text())
+    rows = {row["engine"]: row for row in report["engines"]}
+    for flags in ("default", "native"):
+        assert "has no KelModels.h" in rows[f"rtneural-modelt-{flags}"]["status"]
+        dynamic = rows[f"rtneural-dynamic-{flags}"]
+        assert dynamic["models"]["GroovePredictor"]["verdict"].startswith("FAIL")
+        assert dynamic["models"]["HarmonyPredictor"]["verdict"] == "PASS"
+    assert report["native_pipeline"]["api"] == "dynamic"
