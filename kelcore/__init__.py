@@ -1,15 +1,10 @@
 """kelcore: train, export and prove the networks a real-time music plugin runs.
 
-Public API for plugin authors: :mod:`kelcore.api` (component base classes),
-:data:`hookimpl`, :func:`kelcore.spec.get_spec`, :mod:`kelcore.data` helpers
-and :mod:`kelcore.testing` (the conformance suite).
+The public API for plugin authors is :mod:`kelcore.api`, re-exported here (``kelcore.X`` is ``kelcore.api.X``);
+:mod:`kelcore.testing` holds the conformance suites for a plugin's tests. See docs/PLUGINS.md.
 """
-from .api import (  # noqa: F401
-    Command, Dataset, DatasetOptions, DatasetProblem, ExportContext, ExportError, Exporter, ExportResult,
-    FeatureContract, FeatureElement, Options, PreparedData, RunContext, Sequence,
-    SequenceModel, Trainer, TrainResult, ValidationReport,
-)
-from .hookspecs import hookimpl  # noqa: F401
-from .spec import ModelSpec, get_spec, load_specs  # noqa: F401
+from .api import *  # noqa: F401,F403
+from .api import __all__ as _api_all
 
+__all__ = list(_api_all)
 __version__ = "0.1.0"

@@ -1,380 +1,67 @@
-"""The public API of kelcore: what every plugin implements or receives.
+"""THE public API of kelcore: everything a plugin may import from the core, in one place.
 
-A plugin imports from here (or from ``kelcore``) and nothing else of the core's
-internals. Four component kinds exist; each is a class with a pydantic
-``Options`` model (``extra="forbid"``) and is registered by name through a hook:
+A plugin imports ``kelcore`` or ``kelcore.api`` and nothing else of the core (a test enforces it for the in-repo
+plugins); everything here is documented in docs/PLUGINS.md and stays compatible within a major version.
+``kelcore.testing`` (the conformance suites) is the one other public module, for a plugin's *tests*.
 
-* :class:`SequenceModel` -- a torch network fixed by a C++ ``ModelSpec``.
-* :class:`Dataset` -- a real dataset layout turned into feature sequences.
-* :class:`Trainer` -- fits a model to prepared data inside a run directory.
-* :class:`Exporter` -- writes a model to a file a host loads, and proves it.
-
-plus :class:`Command`, a ``kelcore`` sub-command a plugin adds to the CLI.
+Component base classes and data types
+    :class:`SequenceModel` (and :class:`ChainModel`), :class:`Dataset` (and :class:`IndexedDataset`, :class:`Track`,
+    :class:`Extracted`), :class:`Trainer`, :class:`Exporter`, :class:`Command`, their ``Options`` and the data
+    they exchange.
+Registration
+    :data:`hookimpl` (hooks in :mod:`kelcore.hookspecs`).
+The C++ ModelSpec
+    :func:`get_spec`, :func:`load_specs`, :class:`ModelSpec`, :data:`SPEC_HEADER`.
+Helpers
+    models (:func:`build_model`, :func:`count_parameters`, loss/metric helpers), datasets (parallel extraction,
+    feature cache, splits, normalisation), files (:func:`atomic_write`), progress bars, errors.
 """
 from __future__ import annotations
 
-import sys
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar, Literal
-
-import numpy as np
-import torch
-from pydantic import BaseModel, ConfigDict, Field
-from torch import nn
-
-__all__ = [
-    "Options", "DatasetOptions", "FeatureElement", "FeatureContract", "Sequence", "PreparedData",
-    "DatasetProblem", "ValidationReport", "SequenceModel", "Dataset", "Trainer",
-    "TrainResult", "Exporter", "ExportContext", "ExportResult", "ExportError",
-    "Command", "RunContext", "OutputActivation",
-]
-
-OutputActivation = Literal["softmax", "tanh", "sigmoid", "relu", "linear"]
-
-
-class Options(BaseModel):
-    """Base for every component's ``Options``: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --------------------------------------------------------------------------- #
-# Feature contracts
-# --------------------------------------------------------------------------- #
-class FeatureElement(BaseModel):
-    """One element of a model's input or output vector."""
-
-    model_config = ConfigDict(extra="forbid")
-    index: int
-    name: str
-    meaning: str
-    scale: str = ""            # e.g. "0..1", "MIDI velocity / 127", "log-mel dB"
-    normalisation: str = ""    # e.g. "standardised with training mean/std"
-
-
-class FeatureContract(BaseModel):
-    """The exact meaning of every input and output element of a model.
-
-    Versioned: bump ``version`` whenever meaning, order, scale or normalisation
-    of any element changes, since the C++ host builds inputs from it.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    model: str                  # ModelSpec name, e.g. "GroovePredictor"
-    version: str                # semantic version of the contract
-    inputs: list[FeatureElement]
-    outputs: list[FeatureElement]
-    targets: str = ""           # what the per-step training target vector holds
-    notes: str = ""             # host-side instructions (reset per song, mappings, ...)
-
-
-# --------------------------------------------------------------------------- #
-# Data
-# --------------------------------------------------------------------------- #
-@dataclass
-class Sequence:
-    """One track's features: ``inputs[T, input_size]``, ``targets[T, target_size]``.
-
-    Both are float32. Steps are fed to the model in order from a fresh state.
-    """
-
-    track_id: str
-    inputs: np.ndarray
-    targets: np.ndarray
-    group: str = ""             # piece/song id used for leak-free splitting
-
-
-@dataclass
-class DatasetProblem:
-    """A file or track that could not be used, and why."""
-
-    path: str
-    kind: Literal["missing", "corrupt", "unlabelled", "checksum", "unsupported"]
-    reason: str
-
-
-@dataclass
-class ValidationReport:
-    """What ``kelcore data validate`` prints: five counts and the problems."""
-
-    dataset: str
-    root: str
-    listed: int = 0
-    usable: int = 0
-    missing: int = 0
-    corrupt: int = 0
-    unlabelled: int = 0
-    problems: list[DatasetProblem] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset, "root": self.root, "listed": self.listed,
-            "usable": self.usable, "missing": self.missing, "corrupt": self.corrupt,
-            "unlabelled": self.unlabelled,
-            "problems": [p.__dict__ for p in self.problems],
-        }
-
-
-@dataclass
-class PreparedData:
-    """Splits of feature sequences, ready for a trainer.
-
-    ``normalization`` holds the statistics applied to the inputs (computed on
-    the training split only), e.g. ``{"mean": [...], "std": [...]}``; exporters
-    embed it so the host can normalise the same way.
-    """
-
-    train: list[Sequence]
-    validation: list[Sequence]
-    test: list[Sequence]
-    normalization: dict[str, list[float]] = field(default_factory=dict)
-    report: ValidationReport | None = None
-
-
-# --------------------------------------------------------------------------- #
-# Run context
-# --------------------------------------------------------------------------- #
-@dataclass
-class RunContext:
-    """Where a job writes and how it reports.
-
-    ``run_dir`` is ``runs/<name>-<timestamp>/<job>/`` for a pipeline job;
-    ``progress`` is True only when stderr is a terminal.
-    """
-
-    run_dir: Path
-    seed: int = 0
-    job: str = ""
-    run_id: str = ""
-    config_hash: str = ""
-    progress: bool = False
-    resume: bool = False
-
-    def log(self, message: str) -> None:
-        """One plain progress line on stderr."""
-        print(message, file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- #
-# Components
-# --------------------------------------------------------------------------- #
-class _EmptyOptions(Options):
-    pass
-
-
-class SequenceModel(nn.Module, ABC):
-    """A network the C++ plugin runs through RTNeural, one time step per call.
-
-    Class attributes a model plugin sets:
-
-    * ``spec_name`` -- the C++ ``ModelSpec`` name, e.g. ``"GroovePredictor"``;
-      input size, output size and parameter count come from the header.
-    * ``Options`` -- pydantic options (``kelcore.api.Options`` subclass).
-    * ``target_size`` -- width of the per-step target vector datasets provide.
-    * ``output_activation`` -- what the last layer applies, so checks can verify
-      the declared range (softmax rows sum to 1, tanh in [-1, 1], ...).
-    * ``primary_metric`` / ``higher_is_better`` -- how "beats the baseline" is judged.
-
-    ``forward`` and ``step`` return what RTNeural computes (after the final
-    activation), so streaming, whole-sequence and exported outputs compare 1:1.
-    """
-
-    spec_name: ClassVar[str]
-    Options: ClassVar[type[Options]] = _EmptyOptions
-    target_size: ClassVar[int]
-    output_activation: ClassVar[OutputActivation]
-    primary_metric: ClassVar[str]
-    higher_is_better: ClassVar[bool] = False
-
-    def __init__(self, options: Options | None = None) -> None:
-        super().__init__()
-        self.options = options if options is not None else self.Options()
-        self._stream_state: Any = None
-
-    # -- inference ------------------------------------------------------- #
-    @abstractmethod
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Whole sequence: ``x[B, T, in] -> y[B, T, out]`` from a fresh state."""
-
-    @abstractmethod
-    def initial_state(self, batch_size: int = 1) -> Any:
-        """The state a freshly reset host starts from (e.g. zero LSTM h/c)."""
-
-    @abstractmethod
-    def step(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-        """One time step: ``x[B, in] -> (y[B, out], new_state)``."""
-
-    def reset(self) -> None:
-        """Forget the streaming state, like RTNeural's ``model.reset()``."""
-        self._stream_state = None
-
-    def stream(self, x: torch.Tensor) -> torch.Tensor:
-        """Stateful one-step call, as the plugin does: ``x[B, in] -> y[B, out]``."""
-        if self._stream_state is None:
-            self._stream_state = self.initial_state(x.shape[0])
-        y, self._stream_state = self.step(x, self._stream_state)
-        return y
-
-    # -- contract, training and judging ---------------------------------- #
-    @classmethod
-    @abstractmethod
-    def feature_contract(cls) -> FeatureContract:
-        """Every input and output element's meaning, order, scale, normalisation."""
-
-    @abstractmethod
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Task loss on valid steps: ``outputs[N, out]``, ``targets[N, target_size]``."""
-
-    @abstractmethod
-    def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-        """Task metrics over a whole split's valid steps (same shapes as ``loss``)."""
-
-    @classmethod
-    @abstractmethod
-    def baseline_metrics(cls, train: list[Sequence], evaluate: list[Sequence]) -> dict[str, float]:
-        """The design's baseline, fitted on ``train``, scored on ``evaluate``,
-        with the same metric names as :meth:`metrics`. The docstring's first line
-        names the baseline in the console table and the reports."""
-
-    def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure: Any) -> str | None:
-        """Optional: draw what the model does on the test split into the matplotlib ``figure``
-        (``outputs[N, out]``, ``targets[N, target_size]`` of every valid step, CPU float32) and
-        return a one-line caption for the job's ``report.md``. The default draws nothing and
-        returns None: the report then draws a generic picture (confusion matrix, or
-        predicted against target)."""
-        return None
-
-
-class DatasetOptions(Options):
-    """Options every dataset plugin shares; a plugin's ``Options`` subclasses this."""
-
-    root: Path = Field(description="folder the official archive was extracted into")
-    cache_dir: Path | None = Field(None, description="feature cache (default $KELCORE_CACHE_DIR or ~/.cache/kelcore)")
-    workers: int | None = Field(None, ge=1, description="parallel processes (default: all cores)")
-    max_tracks: int | None = Field(None, ge=1, description="use only the first N tracks of the index")
-
-
-class Dataset(ABC):
-    """A dataset plugin: a folder in its real published layout -> sequences.
-
-    ``Options`` must have a ``root`` field (the folder the user extracted the
-    official archive into). ``produces`` names the ModelSpec whose feature
-    contract the sequences follow, checked against the model at config time.
-    """
-
-    Options: ClassVar[type[Options]]
-
-    def __init__(self, options: Options) -> None:
-        self.options = options
-
-    @property
-    @abstractmethod
-    def produces(self) -> str:
-        """ModelSpec name whose contract these features follow."""
-
-    @property
-    @abstractmethod
-    def input_size(self) -> int | None:
-        """Width of every ``Sequence.inputs`` row, or None when only the prepared features can tell (then
-        ``prepare`` must check the produced width against the spec, as ``IndexedDataset`` does)."""
-
-    @property
-    @abstractmethod
-    def target_size(self) -> int:
-        """Width of every ``Sequence.targets`` row."""
-
-    @abstractmethod
-    def prepare(self, context: RunContext) -> PreparedData:
-        """Parse (or read from cache), split, normalise. Saves the split to
-        ``context.run_dir / "split.json"``. Corrupt files are skipped and counted."""
-
-    @abstractmethod
-    def validate(self, progress: bool = False) -> ValidationReport:
-        """Count listed, usable, missing, corrupt and unlabelled tracks."""
-
-    @classmethod
-    @abstractmethod
-    def write_demo(cls, path: Path, seed: int = 0) -> None:
-        """Write a small deterministic corpus in this dataset's real layout."""
-
-
-@dataclass
-class TrainResult:
-    """What a trainer returns; ``report`` goes to the run's report.json."""
-
-    epochs: int
-    best_epoch: int
-    stopped_reason: str
-    test_metrics: dict[str, float]
-    baseline_metrics: dict[str, float]
-    beats_baseline: bool
-    report: dict[str, Any] = field(default_factory=dict)
-
-
-class Trainer(ABC):
-    """Fits a model to prepared data, writing checkpoints and metrics to the run."""
-
-    Options: ClassVar[type[Options]]
-
-    def __init__(self, options: Options) -> None:
-        self.options = options
-
-    @abstractmethod
-    def fit(self, model: SequenceModel, data: PreparedData, context: RunContext) -> TrainResult:
-        """Train (resuming from ``context.run_dir`` checkpoints if ``context.resume``)."""
-
-
-class ExportError(Exception):
-    """An export that a host could not load as trained, or that did not verify."""
-
-
-@dataclass
-class ExportContext:
-    """Provenance an exporter embeds: normalisation, run id, config hash."""
-
-    normalization: dict[str, list[float]] = field(default_factory=dict)
-    run_id: str = ""
-    config_hash: str = ""
-    seed: int = 0
-
-
-@dataclass
-class ExportResult:
-    """A written, re-read and verified export."""
-
-    path: Path
-    max_abs_error: float        # exported-file engine vs PyTorch over the reference snapshot
-    extra_files: list[Path] = field(default_factory=list)
-
-
-class Exporter(ABC):
-    """Writes a model to a file and proves the file reproduces PyTorch."""
-
-    Options: ClassVar[type[Options]] = _EmptyOptions
-    suffix: ClassVar[str] = ".json"
-    tolerance: ClassVar[float] = 1e-5
-
-    def __init__(self, options: Options | None = None) -> None:
-        self.options = options if options is not None else self.Options()
-
-    @abstractmethod
-    def export(self, model: SequenceModel, path: Path, context: ExportContext) -> ExportResult:
-        """Write ``model`` to ``path``, re-read it from disk, run it through a
-        reference of the host's semantics and raise :class:`ExportError` if any
-        output differs from PyTorch by more than ``tolerance``."""
-
-
-class Command(ABC):
-    """A ``kelcore`` sub-command contributed by a plugin (argparse based)."""
-
-    help: ClassVar[str] = ""
-
-    @abstractmethod
-    def add_arguments(self, parser: Any) -> None:
-        """Add arguments to this command's ``argparse.ArgumentParser``."""
-
-    @abstractmethod
-    def run(self, args: Any) -> int:
-        """Run; return the process exit code."""
+from typing import Any
+
+from .components import (EXPORT_TOLERANCE, PROBLEM_KINDS, SPLITS, Command, Dataset, DatasetOptions,  # noqa: F401
+                         DatasetProblem, ExportContext, ExportError, Exporter, ExportResult, FeatureContract,
+                         FeatureElement, FileCheck, Options, OutputActivation, PreparedData, RunContext, Sequence,
+                         SequenceModel, Trainer, TrainResult, ValidationReport)
+from .data import (Extracted, FeatureCache, IndexedDataset, Track, apply_normalization, cache_dir_of,  # noqa: F401
+                   check_produced_widths, default_cache_dir, default_workers, extract_tracks, fit_normalization,
+                   load_or_draw_split, parallel_map, prepare_dataset, split_by_group, validate_tracks)
+from .errors import KelcoreError, UsageError, WorkError, describe_exception  # noqa: F401
+from .hookspecs import hookimpl  # noqa: F401
+from .io import atomic_write, config_digest, file_digest, write_json_atomic, write_text_atomic  # noqa: F401
+from .layers import ACTIVATION_MODULES, RECURRENT_MODULES, TRAIN_ONLY_MODULES, ChainModel  # noqa: F401
+from .metrics import class_nll, log_probs, pearson, perplexity, rmse, stack_targets, topk_accuracy  # noqa: F401
+from .progress import Progress, on_terminal, track  # noqa: F401
+from .runs import build_model, count_parameters  # noqa: F401
+from .spec import HEADER_PATH as SPEC_HEADER  # noqa: F401
+from .spec import ModelSpec, SpecError, get_spec, load_specs  # noqa: F401
+
+
+def component_of(obj: Any) -> dict[str, str] | None:
+    """``{"kind", "name", "distribution", "version"}`` of a registered class (or instance's class), or None.
+
+    Exporters use it to record which plugin a model came from."""
+    from .plugins import get_registry
+
+    cls = obj if isinstance(obj, type) else type(obj)
+    for kind, components in get_registry().components.items():
+        for name, component in components.items():
+            if component.obj is cls:
+                return {"kind": kind, "name": name, "distribution": component.distribution,
+                        "version": component.version}
+    return None
+
+
+# Every public name, listed (not computed from dir(): a test runner may add its own names to the module).
+__all__ = ["ACTIVATION_MODULES", "ChainModel", "Command", "Dataset", "DatasetOptions", "DatasetProblem",
+    "EXPORT_TOLERANCE", "ExportContext", "ExportError", "ExportResult", "Exporter", "Extracted", "FeatureCache",
+    "FeatureContract", "FeatureElement", "FileCheck", "IndexedDataset", "KelcoreError", "ModelSpec", "Options",
+    "OutputActivation", "PROBLEM_KINDS", "PreparedData", "Progress", "RECURRENT_MODULES", "RunContext",
+    "SPEC_HEADER", "SPLITS", "Sequence", "SequenceModel", "SpecError", "TRAIN_ONLY_MODULES", "Track", "TrainResult",
+    "Trainer", "UsageError", "ValidationReport", "WorkError", "apply_normalization", "atomic_write", "build_model",
+    "cache_dir_of", "check_produced_widths", "class_nll", "component_of", "config_digest", "count_parameters",
+    "default_cache_dir", "default_workers", "describe_exception", "extract_tracks", "file_digest",
+    "fit_normalization", "get_spec", "hookimpl", "load_or_draw_split", "load_specs", "log_probs", "on_terminal",
+    "parallel_map", "pearson", "perplexity", "prepare_dataset", "rmse", "split_by_group", "stack_targets",
+    "topk_accuracy", "track", "validate_tracks", "write_json_atomic", "write_text_atomic"]

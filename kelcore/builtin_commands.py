@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from .api import Command
+from .components import Command
 from .config import load_pipeline
 from .hookspecs import hookimpl
 from .plugins import KINDS, UnknownComponentError, get_registry
@@ -56,6 +57,30 @@ class RunCommand(Command):
         return 0
 
 
+class SpecCommand(Command):
+    help = "the C++ ModelSpecs: sizes and parameter counts, or where the installed ModelSpec.h is (--path)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("name", nargs="?", help="one ModelSpec (default: all)")
+        parser.add_argument("--path", action="store_true", help="print the path of the installed ModelSpec.h")
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from .spec import HEADER_PATH, get_spec, load_specs
+
+        if args.path:
+            print(HEADER_PATH)
+            return 0
+        specs = [get_spec(args.name)] if args.name else list(load_specs().values())
+        if args.json:
+            _print_json([dataclasses.asdict(spec) for spec in specs])
+            return 0
+        for spec in specs:
+            print(f"{spec.name:<20} inputs {spec.input_size:>4}  outputs {spec.output_size:>4}  "
+                  f"parameters {spec.param_count:>9,}")
+        return 0
+
+
 class CheckConfigCommand(Command):
     help = "validate a pipeline file without running anything"
 
@@ -88,7 +113,8 @@ class PluginsCommand(Command):
             for kind, names in sorted(p.components.items()):
                 print(f"  {kind}: {', '.join(names)}")
             if p.error:
-                print(f"  LOAD ERROR: {p.error}")
+                for line in p.error.splitlines():
+                    print(f"  LOAD ERROR: {line}")
         return 0
 
 
@@ -141,9 +167,10 @@ class DataCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="data_command", required=True, metavar="{validate,demo}")
-        validate = sub.add_parser("validate", help="count listed, usable, missing, corrupt and unlabelled tracks")
+        validate = sub.add_parser("validate", help="count listed, usable, missing, corrupt, unlabelled and "
+                                  "unsupported tracks (exit 0 clean, 1 problems found, 2 unreadable)")
         validate.add_argument("dataset", help="registered dataset name (see `kelcore list datasets`)")
-        validate.add_argument("--root", type=Path, required=True, help="folder the official archive was extracted to")
+        validate.add_argument("--root", type=Path, required=True, help="folder holding the dataset's files")
         validate.add_argument("--json", action="store_true", help="machine-readable output")
         validate.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                               help="extra dataset option, e.g. -o verify_checksums=true (repeatable)")
@@ -159,29 +186,40 @@ class DataCommand(Command):
             print(f"kelcore data: {exc}", file=sys.stderr)
             return 2
         if args.data_command == "demo":
-            cls.write_demo(args.path, seed=args.seed)
+            try:
+                cls.write_demo(args.path, seed=args.seed)
+            except NotImplementedError as exc:
+                print(f"kelcore data demo: {exc}", file=sys.stderr)
+                return 2
             print(f"{args.dataset}: demo corpus written to {args.path}")
             return 0
         return self._validate(cls, args)
 
     @staticmethod
     def _validate(cls: Any, args: argparse.Namespace) -> int:
+        """Exit 0 when every listed track is usable, 1 when problems were found, 2 when the folder is unreadable."""
+        from .errors import describe_exception
+
         if not args.root.is_dir():
             print(f"kelcore data validate: {args.root}: no such folder", file=sys.stderr)
             return 2
         extra = dict(item.split("=", 1) for item in args.option if "=" in item)
         dataset = cls(cls.Options(root=args.root, **extra))
-        report = dataset.validate(progress=on_terminal())
+        try:
+            report = dataset.validate(progress=on_terminal())
+        except (OSError, ValueError, KeyError) as exc:  # the index itself cannot be read
+            print(f"kelcore data validate: {args.dataset} at {args.root}: cannot read the dataset: "
+                  f"{describe_exception(exc)}", file=sys.stderr)
+            return 2
         if args.json:
             _print_json(report.to_json())
         else:
-            print(f"{args.dataset} at {report.root}: {report.listed} listed, {report.usable} usable, "
-                  f"{report.missing} missing, {report.corrupt} corrupt, {report.unlabelled} unlabelled")
+            print(f"{args.dataset} at {report.root}: {report.counts_line()}")
             for problem in report.problems[:50]:
                 print(f"  {problem.kind}: {problem.path}: {problem.reason}")
             if len(report.problems) > 50:
                 print(f"  ... {len(report.problems) - 50} more (use --json for all)")
-        return 0
+        return 1 if report.problems or report.usable < report.listed else 0
 
 
 @hookimpl
@@ -191,4 +229,9 @@ def kelcore_register_commands(register) -> None:
     register("plugins", PluginsCommand())
     register("list", ListCommand())
     register("data", DataCommand())
+    register("spec", SpecCommand())
+    from .exporting import ExportCommand, ValidateCommand
+
+    register("export", ExportCommand())
+    register("validate", ValidateCommand())
 

@@ -12,6 +12,7 @@ import sys
 from pydantic import ValidationError
 
 from .config import ConfigError
+from .errors import KelcoreError, describe_exception
 from .plugins import PluginError, UnknownComponentError, get_registry
 
 
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except KelcoreError as exc:
+        print(f"kelcore {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except (UnknownComponentError, ValidationError, PluginError) as exc:
         print(f"kelcore {args.command}: {exc}", file=sys.stderr)
         return 2
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a clear one-line error, traceback on request
         if os.environ.get("KELCORE_DEBUG"):
             raise
-        print(f"kelcore {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"kelcore {args.command}: error: {describe_exception(exc)}", file=sys.stderr)
         return 1
 
 

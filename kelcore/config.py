@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .api import Dataset, Exporter, SequenceModel, Trainer
+from .components import Dataset, Exporter, SequenceModel, Trainer
 from .plugins import PluginError, Registry, UnknownComponentError, get_registry
-from .runs import build_model, count_parameters
 from .spec import SpecError, get_spec
 
 
@@ -295,6 +293,10 @@ def _build_job(name: str, section: JobSection, run: RunSection, registry: Regist
                         prefix + ("exporter_options", exporter_name), problems, base)
         if opts is not None:
             exporters[exporter_name] = cls(opts)
+    root = getattr(dataset_options, "root", None) if dataset_options is not None else None
+    if isinstance(root, Path) and not root.is_dir():
+        problems.add(prefix + ("dataset_options", "root"),
+                     f"no such folder: {root}" + (" (a file, not a folder)" if root.exists() else ""))
     if len(problems.items) > before:
         return None
     dataset = dataset_cls(dataset_options)
@@ -326,17 +328,10 @@ def _cross_check(prefix: tuple[Any, ...], section: JobSection, model_cls: type[S
     if dataset.target_size != model_cls.target_size:
         problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} yields targets of width "
                      f"{dataset.target_size} but model {section.model!r} expects {model_cls.target_size}")
-    model = build_model(model_cls, model_options, seed=0)
-    try:
-        with torch.no_grad():
-            width = model(torch.zeros(1, 1, spec.input_size)).shape[-1]
-        if width != spec.output_size:
-            problems.add(prefix + ("model",), f"{spec.name} outputs {width} values per step but the C++ ModelSpec "
-                         f"says {spec.output_size}")
-    except RuntimeError as exc:
-        problems.add(prefix + ("model",), f"{spec.name} does not accept {spec.input_size} inputs per step "
-                     f"(C++ ModelSpec): {exc}")
-    count = count_parameters(model)
-    if count != spec.param_count:
-        problems.add(prefix + ("model",), f"{spec.name} has {count:,} trainable parameters but the C++ ModelSpec "
-                     f"says {spec.param_count:,} ({count - spec.param_count:+,})")
+    from .testing.checks import ConformanceError, check_output_size, check_parameter_count
+
+    for check in (check_output_size, check_parameter_count):  # the conformance suite's own checks
+        try:
+            check(model_cls, model_options)
+        except ConformanceError as exc:
+            problems.add(prefix + ("model",), str(exc))

@@ -7,8 +7,7 @@ RTNeural runs a model as a flat chain of layers, one time step per call. A
 * ``forward`` (whole sequence, for training) and ``step`` (one time step with
   carried state, as the plugin calls it) are derived from the same chain and
   agree by construction;
-* an exporter writes ``self.layers`` one entry per module, in order;
-* the conformance suite can check every module is one RTNeural can load.
+* an exporter writes ``self.layers`` one entry per module, in order, and checks (its own rules) that it can.
 """
 from __future__ import annotations
 
@@ -17,9 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .api import SequenceModel
+from .components import SequenceModel
 
-#: torch modules RTNeural can load, and the activation name each one stands for.
+#: torch activation modules and the ``output_activation`` name each one stands for (the conformance suite checks a
+#: model's declared ``output_activation`` against its last module with this table).
 ACTIVATION_MODULES: dict[type[nn.Module], str] = {
     nn.Tanh: "tanh", nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Softmax: "softmax", nn.ELU: "elu",
 }
@@ -27,31 +27,14 @@ RECURRENT_MODULES = (nn.LSTM, nn.GRU)
 #: modules that act only while training (regularisation) and are the identity in eval mode: allowed in a
 #: chain, and dropped by exporters (the exported file equals the model in eval mode).
 TRAIN_ONLY_MODULES: tuple[type[nn.Module], ...] = (nn.Dropout, nn.AlphaDropout, nn.Identity)
-SUPPORTED_MODULES: tuple[type[nn.Module], ...] = (
-    nn.Linear, nn.LSTM, nn.GRU, nn.BatchNorm1d, nn.PReLU, *ACTIVATION_MODULES, *TRAIN_ONLY_MODULES,
-)
 
 
-def unsupported_reason(module: nn.Module) -> str | None:
-    """Why RTNeural could not run ``module`` as trained, or None if it can."""
-    if not isinstance(module, SUPPORTED_MODULES):
-        return f"{type(module).__name__} is not a layer RTNeural can load"
-    if isinstance(module, RECURRENT_MODULES):
-        if module.num_layers != 1:
-            return f"{type(module).__name__} has num_layers={module.num_layers}; RTNeural needs one module per layer"
-        if module.bidirectional:
-            return f"{type(module).__name__} is bidirectional; RTNeural runs forward in time only"
-        if not module.batch_first:
-            return f"{type(module).__name__} must be batch_first=True"
-        if getattr(module, "proj_size", 0):
-            return "LSTM with proj_size is not supported by RTNeural"
-        if not module.bias:
-            return f"{type(module).__name__} without bias is not supported by RTNeural"
-    if isinstance(module, nn.Softmax) and module.dim not in (-1, None):
-        return "Softmax must act on the last (feature) dimension"
-    if isinstance(module, nn.BatchNorm1d) and not module.track_running_stats:
-        return "BatchNorm1d needs track_running_stats=True (RTNeural uses running statistics)"
-    return None
+def __getattr__(name: str) -> object:
+    # Which layers a host can load is a format's rule, kept by its exporter plugin (kel_plugin_rtneural.rules).
+    if name in ("SUPPORTED_MODULES", "unsupported_reason"):
+        raise AttributeError(f"kelcore.layers.{name} moved to the RTNeural exporter plugin: "
+                             f"from kel_plugin_rtneural.rules import {name}")
+    raise AttributeError(f"module 'kelcore.layers' has no attribute {name!r}")
 
 
 class ChainModel(SequenceModel):

@@ -22,16 +22,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from .api import ExportContext, RunContext
+from .components import ExportContext, RunContext, ValidationReport
 from .config import Job, Pipeline
-from .data import write_json_atomic
+from .errors import UsageError, describe_exception
+from .io import write_json_atomic
 from .plugins import get_registry
 from .progress import on_terminal
 from .runs import build_model, save_trained
 
 
-class RunError(Exception):
-    """A run could not start or resume (the message says why)."""
+class RunError(UsageError):
+    """A run could not start or resume (the message says why): bad input, exit 2."""
 
 
 def new_run_dir(pipeline: Pipeline) -> Path:
@@ -55,8 +56,10 @@ def new_run_dir(pipeline: Pipeline) -> Path:
 def check_resumable(pipeline: Pipeline, run_dir: Path) -> None:
     """A run may resume only with the same pipeline it started with."""
     info_path = run_dir / "run.json"
+    if not run_dir.is_dir():
+        raise RunError(f"--resume {run_dir}: no such run directory (runs are in {pipeline.run.runs_dir})")
     if not info_path.exists():
-        raise RunError(f"{run_dir}: not a kelcore run directory (no run.json)")
+        raise RunError(f"--resume {run_dir}: not a kelcore run directory (no run.json)")
     info = json.loads(info_path.read_text(encoding="utf-8"))
     if info.get("config_hash") != pipeline.config_hash:
         raise RunError(
@@ -104,19 +107,29 @@ def run_job(job: Job, run_dir: Path, run_id: str, config_hash: str, resume: bool
     result = job.trainer.fit(model, data, context)
     save_trained(job_dir, job.model_name, job.model_options, model, data.normalization, run_id, config_hash,
                  job.seed)
-    exports = {}
-    for name, exporter in job.exporters.items():
-        path = job_dir / "exports" / f"{model.spec_name}{exporter.suffix}"
-        export_context = ExportContext(normalization=data.normalization, run_id=run_id,
-                                       config_hash=config_hash, seed=job.seed)
-        done = exporter.export(model, path, export_context)
-        context.log(f"{job.name}: exported {done.path} (max |file - PyTorch| = {done.max_abs_error:.2e})")
-        exports[name] = {"path": str(done.path), "max_abs_error": done.max_abs_error}
+    from .exporting import export_models
+
+    export_context = ExportContext(normalization=data.normalization, run_id=run_id, config_hash=config_hash,
+                                   seed=job.seed)
+    done = export_models([(job.name, model, export_context)], job.exporters, job_dir / "exports",
+                         log=lambda line: context.log(f"{job.name}: exported {line.split(': ', 1)[1]}"))
+    exports = {d.exporter: {"path": str(d.result.path), "max_abs_error": d.result.max_abs_error} for d in done}
     record = {"job": job.name, "model": job.model_name, "spec": model.spec_name, "dataset": job.dataset_name,
-              **asdict(result), "exports": exports}
+              **asdict(result), "exports": exports, "data": dataset_counts(job.dataset_name, data)}
     _job_report(job_dir, record, model, data, context)
     write_json_atomic(job_dir / "result.json", record)
     return record
+
+
+def dataset_counts(name: str, data: Any) -> dict[str, Any]:
+    """The dataset's counts for report.json (the same as ``kelcore data validate`` and the run's log) and the
+    sequences per split."""
+    report = data.report
+    if report is None:  # a dataset that does not count: every sequence it gave is usable
+        total = len(data.train) + len(data.validation) + len(data.test)
+        report = ValidationReport(dataset=name, root="", listed=total, usable=total)
+    return {**report.counts(), "splits": {"train": len(data.train), "validation": len(data.validation),
+                                          "test": len(data.test)}}
 
 
 def _job_report(job_dir: Path, record: dict[str, Any], model: Any, data: Any, context: RunContext) -> None:
@@ -131,7 +144,7 @@ def _job_report(job_dir: Path, record: dict[str, Any], model: Any, data: Any, co
         path = write_job_report(job_dir, record, model, outputs, targets)
         context.log(f"{job_dir.name}: report {path}")
     except Exception as exc:  # noqa: BLE001
-        context.log(f"{job_dir.name}: could not write report.md: {type(exc).__name__}: {exc}")
+        context.log(f"{job_dir.name}: could not write report.md: {describe_exception(exc)}")
 
 
 def execute(pipeline: Pipeline, run_dir: Path, resume: bool = False) -> list[dict[str, Any]]:
@@ -151,7 +164,7 @@ def execute(pipeline: Pipeline, run_dir: Path, resume: bool = False) -> list[dic
     try:
         write_run_report(run_dir, records, summary(records))
     except Exception as exc:  # noqa: BLE001 - the report never fails a finished run
-        print(f"could not write {run_dir / 'report.md'}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"could not write {run_dir / 'report.md'}: {describe_exception(exc)}", file=sys.stderr)
     return records
 
 

@@ -33,6 +33,13 @@ class PluginError(Exception):
 class UnknownComponentError(LookupError):
     """A name no installed plugin registered; the message lists the installed ones."""
 
+    def __str__(self) -> str:  # LookupError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateNameError(PluginError):
+    """Two plugins registered the same name."""
+
 
 @dataclass
 class Component:
@@ -56,6 +63,12 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     components: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
+    #: components this plugin tried to register but the core refused (missing requirement, duplicate name)
+    problems: list[str] = field(default_factory=list)
+
+    def add_problem(self, message: str) -> None:
+        self.problems.append(message)
+        self.error = message if self.error is None else f"{self.error}\n{message}"
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -78,14 +91,28 @@ class Registry:
                 f"{component.distribution} {component.version}; uninstall one of them"
             )
             self.conflicts[(component.kind, component.name)] = message
-            raise PluginError(message)
+            raise DuplicateNameError(message)
         self.components[component.kind][component.name] = component
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.components[kind])
 
+    def resolve(self, kind: str, name: str) -> str:
+        """The registered name for ``name``: itself, or the other spelling of a renamed component
+        (``groove-midi`` and ``groove`` for the Groove MIDI dataset, whichever its plugin registers)."""
+        if name in self.components[kind]:
+            return name
+        for names in RENAMED.get(kind, ()):
+            if name in names:
+                for other in names:
+                    if other in self.components[kind]:
+                        return other
+        return name
+
     def get(self, kind: str, name: str) -> Component:
-        """The component ``name`` of ``kind``; raises with the installed names and a suggestion."""
+        """The component ``name`` of ``kind``; raises with the installed names, a suggestion and, for a known
+        name that is not installed, the distribution to install."""
+        name = self.resolve(kind, name)
         if (kind, name) in self.conflicts:
             raise PluginError(self.conflicts[(kind, name)])
         try:
@@ -98,10 +125,40 @@ class Registry:
         return [p for p in self.plugins if p.error]
 
 
+#: Components of the in-repo distributions, so that a name that is not installed says what to install.
+KNOWN_DISTRIBUTIONS: dict[str, dict[str, str]] = {
+    "models": {"dynamics": "kel-plugin-dynamics", "emotion": "kel-plugin-emotion", "groove": "kel-plugin-groove",
+               "harmony": "kel-plugin-harmony", "melody": "kel-plugin-melody"},
+    "datasets": {"deam": "kel-plugin-deam", "groove-midi": "kel-plugin-groove-midi", "lakh": "kel-plugin-lakh",
+                 "maestro": "kel-plugin-maestro", "music21corpus": "kel-plugin-music21-corpus",
+                 "pmemo": "kel-plugin-pmemo"},
+    "exporters": {"rtneural": "kel-plugin-rtneural"},
+    "commands": {"native-check": "kel-contracts"},
+}
+#: Renamed components: each tuple is one component's names, new name first; any of them finds it.
+RENAMED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "datasets": (("groove-midi", "groove"),),
+}
+
+
+def provider_of(kind: str, name: str) -> str | None:
+    """The in-repo distribution that provides ``name`` of ``kind`` (also under an old name), or None."""
+    known = KNOWN_DISTRIBUTIONS.get(kind, {})
+    if name in known:
+        return known[name]
+    for names in RENAMED.get(kind, ()):
+        if name in names:
+            return known.get(names[0])
+    return None
+
+
 def unknown_name_message(kind: str, name: str, installed: list[str]) -> str:
-    """``unknown model 'grove'; installed: a, b; did you mean 'groove'?``"""
+    """``unknown model 'grove'; installed: a, b; did you mean 'groove'?`` (plus what to install, if known)"""
     singular = kind[:-1]
     message = f"unknown {singular} {name!r}; installed: {', '.join(installed) or 'none'}"
+    provider = provider_of(kind, name)
+    if provider:
+        return message + f"; {singular} {name!r} is provided by {provider}: pip install {provider}"
     close = difflib.get_close_matches(name, installed, n=1)
     if close:
         message += f"; did you mean {close[0]!r}?"
@@ -137,7 +194,16 @@ def _collect(manager: pluggy.PluginManager, module: Any, info: PluginInfo, regis
             def register(name: str, obj: Any, _kind: str = kind) -> None:
                 if not isinstance(name, str) or not name:
                     raise PluginError(f"{info.distribution}: register() needs a non-empty name, got {name!r}")
-                registry.add(Component(_kind, name, obj, info.distribution, info.version))
+                try:
+                    from .requirements import check_component
+
+                    check_component(_kind, name, obj, info.distribution)
+                    registry.add(Component(_kind, name, obj, info.distribution, info.version))
+                except PluginError as exc:  # refuse this component, keep the plugin's others
+                    if _strict():
+                        raise
+                    info.add_problem(str(exc))
+                    return
                 info.components.setdefault(_kind, []).append(name)
 
             impl.function(register=register)
@@ -150,7 +216,7 @@ def _load_module(manager: pluggy.PluginManager, registry: Registry, info: Plugin
         manager.check_pending()
         _collect(manager, module, info, registry)
     except Exception as exc:  # noqa: BLE001 - isolate any plugin failure
-        info.error = f"{type(exc).__name__}: {exc}"
+        info.error = f"{type(exc).__name__}: {exc}" if isinstance(exc, ImportError) or not str(exc) else str(exc)
         if _strict():
             raise PluginError(
                 f"plugin {info.name!r} ({info.distribution} {info.version}) failed to load: {info.error}\n"

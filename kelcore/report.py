@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .training.metrics import TrainingMetrics
+from .training.history import TrainingMetrics
 
 
 def _figure(width: float, height: float) -> Any:

@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from .api import ExportContext, Options, SequenceModel
-from .data import write_json_atomic
+from .components import ExportContext, Options, SequenceModel
+from .io import write_json_atomic
 
 
 def build_model(cls: type[SequenceModel], options: Options | dict[str, Any] | None = None, seed: int = 0) -> SequenceModel:

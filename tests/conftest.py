@@ -22,6 +22,7 @@ TEST_DISTRIBUTIONS = {
     "kel-broken-plugin": ("broken", "kel_broken_plugin"),
     "kel-dupe-plugin": ("dupe", "kel_dupe_plugin"),
     "kel-wrong-plugin": ("wrong", "kel_wrong_plugin"),
+    "kel-author-plugin": ("author", "kel_author_plugin"),
 }
 
 

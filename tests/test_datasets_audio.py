@@ -274,12 +274,12 @@ def test_cli_validate_json_on_both_layouts(tmp_path, kelcore):
     deam_fixture(tmp_path / "deam", mirror=True)
     pmemo_fixture(tmp_path / "pmemo")
     deam = kelcore("data", "validate", "deam", "--root", str(tmp_path / "deam"), "--json")
-    assert deam.returncode == 0, deam.stderr
+    assert deam.returncode == 1, deam.stderr          # problems found: exit 1 (0 only when clean)
     counts = json.loads(deam.stdout)
     assert [counts[k] for k in ("listed", "usable", "missing", "corrupt", "unlabelled")] == [8, 3, 2, 2, 1]
     assert {p["kind"] for p in counts["problems"]} == {"missing", "corrupt", "unlabelled"}
     pmemo = kelcore("data", "validate", "pmemo", "--root", str(tmp_path / "pmemo" / "PMEmo2019"), "--json")
-    assert pmemo.returncode == 0, pmemo.stderr
+    assert pmemo.returncode == 1, pmemo.stderr
     counts = json.loads(pmemo.stdout)
     assert [counts[k] for k in ("listed", "usable", "missing", "corrupt", "unlabelled")] == [5, 2, 1, 1, 1]
     broken = kelcore("data", "validate", "deam", "--root", str(tmp_path / "pmemo"))

@@ -7,6 +7,8 @@ raises :class:`ConformanceSkip` when the check cannot run yet (and says why).
 """
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -14,13 +16,13 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ..api import ExportContext, ExportError, Options, SequenceModel
-from ..layers import RECURRENT_MODULES, unsupported_reason
+from ..components import EXPORT_TOLERANCE, ExportContext, ExportError, Options, SequenceModel
+from ..layers import ACTIVATION_MODULES, RECURRENT_MODULES, TRAIN_ONLY_MODULES
 from ..runs import build_model, count_parameters
 from ..spec import SpecError, get_spec
 
 STREAM_ATOL = 1e-6
-EXPORT_ATOL = 1e-5
+EXPORT_ATOL = EXPORT_TOLERANCE
 RANGE_ATOL = 1e-5
 
 
@@ -32,8 +34,44 @@ class ConformanceSkip(Exception):
     """A check that cannot run yet (e.g. no exporter installed); the message says why."""
 
 
+def distribution_of(cls: type) -> str:
+    """The installed distribution that provides ``cls`` (registry first, then the import package's metadata)."""
+    from ..plugins import BUILTIN_DIST, get_registry
+
+    for components in get_registry().components.values():
+        for component in components.values():
+            if component.obj is cls:
+                return "kelcore" if component.distribution == BUILTIN_DIST else component.distribution
+    top = cls.__module__.split(".")[0]
+    try:
+        from importlib.metadata import packages_distributions
+
+        names = packages_distributions().get(top)
+        if names:
+            return names[0]
+    except Exception:  # noqa: BLE001 - a best-effort name
+        pass
+    return top
+
+
+def describe(cls: type) -> str:
+    """``kel-plugin-groove GroovePredictor (ModelSpec GroovePredictor)``: distribution, class and spec."""
+    spec = getattr(cls, "spec_name", None)
+    return f"{distribution_of(cls)} {cls.__qualname__}" + (f" (ModelSpec {spec})" if spec else "")
+
+
 def _fail(cls: type[SequenceModel], check: str, message: str) -> ConformanceError:
-    return ConformanceError(f"{getattr(cls, 'spec_name', cls.__name__)}: {check}: {message}")
+    return ConformanceError(f"{describe(cls)}: {check}: {message}")
+
+
+def kept_dir(cls: type, label: str) -> Path:
+    """A folder that survives the check (``$KELCORE_CONFORMANCE_DIR`` or ``<tmp>/kelcore-conformance``), for
+    files a failed check keeps for inspection; emptied at the start of the check."""
+    base = Path(os.environ.get("KELCORE_CONFORMANCE_DIR") or Path(tempfile.gettempdir()) / "kelcore-conformance")
+    folder = base / distribution_of(cls) / cls.__qualname__ / label
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _spec(cls: type[SequenceModel]):
@@ -62,8 +100,8 @@ def check_input_size(cls: type[SequenceModel], options: Any = None) -> None:
     first = _first_weighted_layer(_model(cls, options))
     actual = _in_features(first) if first is not None else None
     if actual != spec.input_size:
-        raise ConformanceError(f"{spec.name}: input size {actual} != C++ ModelSpec {spec.input_size}: the first "
-                               f"layer ({type(first).__name__}) must take the spec's input width")
+        raise _fail(cls, "input size", f"{actual} != C++ ModelSpec {spec.input_size}: the first "
+                    f"layer ({type(first).__name__}) must take the spec's input width")
 
 
 def check_output_size(cls: type[SequenceModel], options: Any = None) -> None:
@@ -76,8 +114,8 @@ def check_output_size(cls: type[SequenceModel], options: Any = None) -> None:
     except RuntimeError as exc:
         raise _fail(cls, "output size", f"the model fails on {spec.input_size} inputs: {exc}") from None
     if actual != spec.output_size:
-        raise ConformanceError(f"{spec.name}: output size {actual} != C++ ModelSpec {spec.output_size} "
-                               f"({actual - spec.output_size:+}): the last layer has the wrong width?")
+        raise _fail(cls, "output size", f"{actual} != C++ ModelSpec {spec.output_size} "
+                    f"({actual - spec.output_size:+}): the last layer has the wrong width?")
 
 
 def check_parameter_count(cls: type[SequenceModel], options: Any = None) -> None:
@@ -87,8 +125,8 @@ def check_parameter_count(cls: type[SequenceModel], options: Any = None) -> None
     actual = count_parameters(model)
     if actual != spec.param_count:
         diff = actual - spec.param_count
-        raise ConformanceError(f"{spec.name}: parameter count {actual:,} != C++ ModelSpec {spec.param_count:,} "
-                               f"({diff:+,}): {likely_cause(model, diff)}")
+        raise _fail(cls, "parameter count", f"{actual:,} != C++ ModelSpec {spec.param_count:,} "
+                    f"({diff:+,}): {likely_cause(model, diff)}")
 
 
 def likely_cause(model: nn.Module, diff: int) -> str:
@@ -108,26 +146,24 @@ def likely_cause(model: nn.Module, diff: int) -> str:
         if isinstance(module, nn.BatchNorm1d) and abs(diff) == 2 * module.num_features:
             return f"a BatchNorm1d layer {'too many' if diff > 0 else 'missing'}?"
     if abs(diff) == 1:
-        return "one parameter off: a layer width or a bias flag differs from docs/ML_ARCHITECTURE.md?"
-    return "a layer width differs from the design in docs/ML_ARCHITECTURE.md?"
+        return ("one parameter off: a layer width or a bias flag differs from the spec's design (its comment in "
+                "ModelSpec.h, printed by `kelcore spec --path`)?")
+    return ("a layer width differs from the spec's design (its comment in ModelSpec.h, printed by "
+            "`kelcore spec --path`)?")
 
 
-def check_rtneural_layers(cls: type[SequenceModel], options: Any = None) -> None:
-    """Only RTNeural-loadable layers, one recurrent layer per module, all parameters inside the chain."""
+def check_deterministic_forward(cls: type[SequenceModel], options: Any = None) -> None:
+    """In eval mode the same input gives the same output, twice (no random numbers drawn in ``forward``)."""
+    spec = _spec(cls)
     model = _model(cls, options)
-    layers = getattr(model, "layers", None)
-    if not isinstance(layers, nn.ModuleList):
-        raise _fail(cls, "RTNeural-loadable layers", "the model has no `layers` ModuleList: subclass "
-                    "kelcore.layers.ChainModel so exporters can walk the chain")
-    for index, module in enumerate(layers):
-        reason = unsupported_reason(module)
-        if reason:
-            raise _fail(cls, "RTNeural-loadable layers", f"layers[{index}]: {reason}")
-    in_chain = sum(p.numel() for p in layers.parameters())
-    total = sum(p.numel() for p in model.parameters())
-    if in_chain != total:
-        raise _fail(cls, "RTNeural-loadable layers", f"{total - in_chain:,} parameters live outside `layers`: "
-                    "an exporter would not write them")
+    x = _inputs(spec.input_size)
+    with torch.no_grad():
+        first, second = model(x), model(x)
+    if not torch.equal(first, second):
+        error = float((first - second).abs().max())
+        raise _fail(cls, "deterministic forward", f"two eval-mode forward passes on the same input differ by up to "
+                    f"{error:.3g}: forward() draws random numbers (torch.rand*, dropout with training=True, noise) "
+                    "or keeps state between calls; a host replays a file deterministically, so the model must too")
 
 
 def check_streaming_matches_sequence(cls: type[SequenceModel], options: Any = None) -> None:
@@ -136,13 +172,17 @@ def check_streaming_matches_sequence(cls: type[SequenceModel], options: Any = No
     model = _model(cls, options)
     x = _inputs(spec.input_size)
     with torch.no_grad():
+        if not torch.equal(model(x), model(x)):
+            raise _fail(cls, "streaming equals whole-sequence", "cannot compare: forward() is not deterministic "
+                        "(see check_deterministic_forward)")
         whole = model(x)
         model.reset()
         streamed = torch.stack([model.stream(x[:, t]) for t in range(x.shape[1])], dim=1)
     error = float((whole - streamed).abs().max())
     if error > STREAM_ATOL:
         raise _fail(cls, "streaming equals whole-sequence", f"max |step - forward| = {error:.3g} > {STREAM_ATOL}: "
-                    "forward() and step() compute different things (state handling?)")
+                    "forward() and step() compute different things: does step() carry each recurrent layer's "
+                    "state from the previous call, and does initial_state() match what forward() starts from?")
 
 
 def check_reset_restores_initial_state(cls: type[SequenceModel], options: Any = None) -> None:
@@ -207,6 +247,27 @@ def check_output_range(cls: type[SequenceModel], options: Any = None) -> None:
                     "is the last layer the declared activation?")
 
 
+def last_module(model: nn.Module) -> nn.Module | None:
+    """The model's last module that acts in eval mode (train-only modules such as dropout skipped)."""
+    chain = list(getattr(model, "layers", [])) or [m for m in model.modules() if not list(m.children())]
+    chain = [m for m in chain if not isinstance(m, TRAIN_ONLY_MODULES)]
+    return chain[-1] if chain else None
+
+
+def check_output_activation(cls: type[SequenceModel], options: Any = None) -> None:
+    """The declared ``output_activation`` is the model's last module (``linear``: no activation at the end)."""
+    declared = getattr(cls, "output_activation", None)
+    last = last_module(_model(cls, options))
+    actual = ACTIVATION_MODULES.get(type(last), "linear") if last is not None else None
+    if actual != declared:
+        where = f"the last module is {type(last).__name__}" if last is not None else "the model has no modules"
+        modules = {"softmax": "nn.Softmax(dim=-1)", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()", "relu": "nn.ReLU()"}
+        fix = (f"end the chain with {modules.get(str(declared), str(declared))}" if declared != "linear"
+               else "remove the final activation")
+        raise _fail(cls, "output activation", f"output_activation = {declared!r} but {where} ({actual}): {fix}, "
+                    f"or declare output_activation = {actual!r}")
+
+
 def check_feature_contract(cls: type[SequenceModel], options: Any = None) -> None:
     """One contract entry per input and output element, indices 0..n-1 in order."""
     spec = _spec(cls)
@@ -222,36 +283,44 @@ def check_feature_contract(cls: type[SequenceModel], options: Any = None) -> Non
 
 
 def check_export_round_trip(cls: type[SequenceModel], options: Any = None) -> None:
-    """Every registered exporter writes a file whose re-read outputs match PyTorch (in eval mode) within 1e-5.
+    """Every registered exporter writes a file whose re-read outputs match PyTorch (in eval mode) within the
+    exporter's tolerance, ending in the declared output activation.
 
     The model is handed over in training mode, as a trainer leaves it: train-only modules (dropout) must
-    be the identity in the file, so the exporter has to compare against the eval-mode model."""
+    be the identity in the file, so the exporter has to compare against the eval-mode model. Files of a failed
+    export are kept in a folder that survives (:func:`kept_dir`), named in the message."""
     from ..plugins import get_registry
 
     exporters = get_registry().components["exporters"]
     if not exporters:
-        raise ConformanceSkip("no exporter is registered (install kel-plugin-rtneural)")
+        raise ConformanceSkip("no exporter is registered (install one, e.g. kel-plugin-rtneural)")
     spec = _spec(cls)
     model = _model(cls, options)
     x = _inputs(spec.input_size)
     with torch.no_grad():
         first, second = model.eval()(x), model(x)
     if not torch.equal(first, second):
-        raise _fail(cls, "export round trip", "the model in eval mode is not deterministic (a train-only module "
-                    "that stays active in eval mode?); an exported file could not equal it")
+        raise _fail(cls, "export round trip", "the model in eval mode is not deterministic (see "
+                    "check_deterministic_forward); an exported file could not equal it")
     model.train()
     identity = {"mean": [0.0] * spec.input_size, "std": [1.0] * spec.input_size}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, component in sorted(exporters.items()):
-            exporter = component.obj()
-            path = Path(tmp) / f"{spec.name}{exporter.suffix}"
-            try:
-                result = exporter.export(model, path, ExportContext(normalization=identity))
-            except ExportError as exc:
-                raise _fail(cls, f"export round trip ({name})", str(exc)) from None
-            if not result.max_abs_error <= EXPORT_ATOL:
-                raise _fail(cls, f"export round trip ({name})", f"max |file - PyTorch| = {result.max_abs_error:.3g} "
-                            f"> {EXPORT_ATOL}")
+    for name, component in sorted(exporters.items()):
+        exporter = component.obj()
+        folder = kept_dir(cls, f"export-{name}")
+        path = folder / f"{spec.name}{exporter.suffix}"
+        label = f"export round trip ({name}, {component.distribution})"
+        try:
+            result = exporter.export(model, path, ExportContext(normalization=identity))
+        except ExportError as exc:
+            raise _fail(cls, label, f"{exc} (files kept in {folder})") from None
+        if not result.max_abs_error <= exporter.tolerance:
+            raise _fail(cls, label, f"max |file - PyTorch| = {result.max_abs_error:.3g} > {exporter.tolerance} "
+                        f"(files kept in {folder})")
+        declared = getattr(cls, "output_activation", None)
+        if result.output_activation is not None and result.output_activation != declared:
+            raise _fail(cls, label, f"the file ends in {result.output_activation!r} but the model declares "
+                        f"output_activation = {declared!r} (files kept in {folder})")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _first_weighted_layer(model: SequenceModel) -> nn.Module | None:
@@ -274,8 +343,21 @@ def _summary(indices: list[int]) -> str:
 
 #: every check, in the order they run; the ModelSpec checks come first and can never be expected failures.
 CHECKS: list[Callable[..., None]] = [
-    check_spec_exists, check_input_size, check_output_size, check_parameter_count, check_rtneural_layers,
+    check_spec_exists, check_input_size, check_output_size, check_parameter_count, check_deterministic_forward,
     check_streaming_matches_sequence, check_reset_restores_initial_state, check_seeded_initialisation,
-    check_finite_outputs, check_output_range, check_feature_contract, check_export_round_trip,
+    check_finite_outputs, check_output_range, check_output_activation, check_feature_contract,
+    check_export_round_trip,
 ]
 SPEC_CHECKS = frozenset({check_spec_exists, check_input_size, check_output_size, check_parameter_count})
+
+
+def model_checks() -> list[Callable[..., None]]:
+    """The core's model checks plus every registered exporter's ``model_checks`` (e.g. RTNeural's layer rules)."""
+    from ..plugins import get_registry
+
+    extra: list[Callable[..., None]] = []
+    for _, component in sorted(get_registry().components["exporters"].items()):
+        for check in getattr(component.obj, "model_checks", ()):
+            if check not in extra:
+                extra.append(check)
+    return [*CHECKS[:4], *extra, *CHECKS[4:]]

@@ -13,7 +13,7 @@ import pytest
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("kelcore")
     group.addoption("--kelcore-conformance", action="append", default=[], metavar="PLUGIN",
-                    help="run the kelcore conformance suite on an installed model plugin (repeatable, or a,b)")
+                    help="run the kelcore conformance suites on an installed plugin (repeatable, or a,b)")
 
 
 def _requested(config: Any) -> list[str]:
@@ -46,15 +46,15 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: list) -> Non
     if not names:
         return
     from ..plugins import UnknownComponentError
-    from .checks import CHECKS
-    from .runner import models_of_plugin, target_id
+    from .runner import checks_for, components_of_plugin, target_id
 
     for name in names:
         try:
-            models = models_of_plugin(name)
+            found = components_of_plugin(name)
         except UnknownComponentError as exc:
             raise pytest.UsageError(f"--kelcore-conformance: {exc}") from None
-        for cls in models.values():
-            for check in CHECKS:
-                items.append(ConformanceItem.from_parent(
-                    session, name=f"{target_id(cls)}-{check.__name__}", target=cls, check=check))
+        for kind, components in found.items():
+            for cls in components.values():
+                for check in checks_for(kind):
+                    items.append(ConformanceItem.from_parent(
+                        session, name=f"{target_id(cls)}-{check.__name__}", target=cls, check=check))

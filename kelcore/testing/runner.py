@@ -1,62 +1,91 @@
-"""Running the checks: pick a plugin's models, run every check, collect results."""
+"""Running the checks: pick a plugin's components, run every check of their kind, collect results."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..api import SequenceModel
+from ..components import SequenceModel
 from ..plugins import Registry, UnknownComponentError, get_registry, unknown_name_message
-from .checks import CHECKS, ConformanceError, ConformanceSkip
+from .checks import ConformanceError, ConformanceSkip, distribution_of, model_checks
+from .suites import DATASET_CHECKS, EXPORTER_CHECKS
 
-Target = Any  # a model class, or (model class, options)
+Target = Any  # a component class, or (class, options)
 
 
 @dataclass
 class CheckResult:
-    model: str
+    model: str          # the component checked: "distribution Class" (kept as "model" for --json readers)
     check: str
     status: str  # "PASS", "FAIL" or "SKIP"
     message: str = ""
+    kind: str = "models"
 
 
-def unpack(target: Target) -> tuple[type[SequenceModel], Any]:
+def unpack(target: Target) -> tuple[type, Any]:
     return target if isinstance(target, tuple) else (target, None)
 
 
 def target_id(target: Target) -> str:
+    """``kel-plugin-groove.GroovePredictor``: the distribution and the class."""
     cls, _ = unpack(target)
-    return getattr(cls, "spec_name", cls.__name__)
+    return f"{distribution_of(cls)}.{cls.__qualname__}"
+
+
+def checks_for(kind: str) -> list[Callable[..., None]]:
+    return {"models": model_checks, "datasets": lambda: DATASET_CHECKS,
+            "exporters": lambda: EXPORTER_CHECKS}[kind]()
+
+
+def components_of_plugin(name: str, registry: Registry | None = None,
+                         kinds: tuple[str, ...] = ("models", "datasets", "exporters")) -> dict[str, dict[str, type]]:
+    """``{kind: {name: cls}}`` registered under ``name``, or by the plugin whose entry point or distribution is it."""
+    registry = registry or get_registry()
+    found: dict[str, dict[str, type]] = {}
+    for kind in kinds:
+        components = registry.components[kind]
+        if name in components:
+            found.setdefault(kind, {})[name] = components[name].obj
+    if not found:
+        for plugin in registry.plugins:
+            if name in (plugin.name, plugin.distribution):
+                for kind in kinds:
+                    for component in plugin.components.get(kind, []):
+                        if component in registry.components[kind]:
+                            found.setdefault(kind, {})[component] = registry.components[kind][component].obj
+    if not found:
+        candidates = sorted({n for k in kinds for n in registry.components[k]}
+                            | {p.name for p in registry.plugins if any(p.components.get(k) for k in kinds)}
+                            | {p.distribution for p in registry.plugins if any(p.components.get(k) for k in kinds)})
+        raise UnknownComponentError(unknown_name_message("components", name, candidates).replace(
+            "unknown component", "no plugin or component"))
+    return found
 
 
 def models_of_plugin(name: str, registry: Registry | None = None) -> dict[str, type[SequenceModel]]:
     """Models registered under ``name``, or by the plugin whose entry point or distribution is ``name``."""
-    registry = registry or get_registry()
-    models = registry.components["models"]
-    if name in models:
-        return {name: models[name].obj}
-    plugins = [p for p in registry.plugins if name in (p.name, p.distribution)]
-    found = {m: models[m].obj for p in plugins for m in p.components.get("models", []) if m in models}
-    if not found:
-        candidates = sorted(set(models) | {p.name for p in registry.plugins if p.components.get("models")}
-                            | {p.distribution for p in registry.plugins if p.components.get("models")})
-        raise UnknownComponentError(unknown_name_message("models", name, candidates).replace(
-            "unknown model", "no model plugin"))
-    return found
+    try:
+        return components_of_plugin(name, registry, kinds=("models",))["models"]
+    except UnknownComponentError as exc:
+        raise UnknownComponentError(str(exc).replace("no plugin or component", "no model plugin")) from None
 
 
-def run_check(check: Callable[..., None], target: Target) -> CheckResult:
+def run_check(check: Callable[..., None], target: Target, kind: str = "models") -> CheckResult:
     cls, options = unpack(target)
+    label = target_id(target)
     try:
         check(cls, options)
     except ConformanceSkip as skip:
-        return CheckResult(target_id(target), check.__name__, "SKIP", str(skip))
+        return CheckResult(label, check.__name__, "SKIP", str(skip), kind)
     except ConformanceError as failure:
-        return CheckResult(target_id(target), check.__name__, "FAIL", str(failure))
-    except Exception as exc:  # noqa: BLE001 - a crashing model fails the check, it does not stop the suite
-        return CheckResult(target_id(target), check.__name__, "FAIL",
-                           f"{target_id(target)}: {check.__name__} raised {type(exc).__name__}: {exc}")
-    return CheckResult(target_id(target), check.__name__, "PASS")
+        return CheckResult(label, check.__name__, "FAIL", str(failure), kind)
+    except Exception as exc:  # noqa: BLE001 - a crashing component fails the check, it does not stop the suite
+        from ..errors import describe_exception
+
+        return CheckResult(label, check.__name__, "FAIL",
+                           f"{label}: {check.__name__} crashed: {describe_exception(exc)} "
+                           f"({type(exc).__name__}; KELCORE_DEBUG=1 for the traceback)", kind)
+    return CheckResult(label, check.__name__, "PASS", "", kind)
 
 
-def run_all(targets: list[Target]) -> list[CheckResult]:
-    return [run_check(check, target) for target in targets for check in CHECKS]
+def run_all(targets: list[Target], kind: str = "models") -> list[CheckResult]:
+    return [run_check(check, target, kind) for target in targets for check in checks_for(kind)]

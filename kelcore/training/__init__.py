@@ -6,7 +6,7 @@ registered as ``"default"`` and can be replaced by any trainer plugin.
 """
 from .checkpoints import CheckpointManager
 from .early_stopping import EarlyStopping
-from .metrics import TrainingMetrics
+from .history import TrainingMetrics
 
 
 class TrainingError(RuntimeError):

@@ -25,14 +25,14 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
-from ..api import Options, PreparedData, RunContext, Sequence, SequenceModel, Trainer, TrainResult
+from ..components import Options, PreparedData, RunContext, Sequence, SequenceModel, Trainer, TrainResult
 from ..devices import DEVICE_PATTERN, check_device, describe, resolve_device
 from ..hookspecs import hookimpl
 from ..progress import Progress
 from . import TrainingError
 from .checkpoints import CheckpointManager, set_rng_state
 from .early_stopping import EarlyStopping
-from .metrics import TrainingMetrics
+from .history import TrainingMetrics
 
 
 class DefaultTrainerOptions(Options):

@@ -13,8 +13,7 @@ from pathlib import Path
 from pydantic import Field
 
 import kelcore
-from kelcore.api import DatasetOptions
-from kelcore.data import Extracted, IndexedDataset, Track
+from kelcore.api import DatasetOptions, Extracted, IndexedDataset, Track
 from kel_plugin_midi_features import check_midi, extracted, groove_features
 
 SPEC = kelcore.get_spec("GroovePredictor")
@@ -48,10 +47,6 @@ class DrumLoops(IndexedDataset):
 
     def read_index(self, root: Path) -> list[Track]:
         return read_index(root, self.options.default_bpm)
-
-    @classmethod
-    def write_demo(cls, path: Path, seed: int = 0) -> None:
-        raise NotImplementedError("drumloops has no demo corpus: point root at your own loops")
 
 
 @kelcore.hookimpl

@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 import kelcore
-from kelcore.api import ExportContext, ExportError, Exporter, ExportResult, Options, SequenceModel
-from kelcore.runs import count_parameters
+from kelcore.api import (ExportContext, ExportError, Exporter, ExportResult, FileCheck, Options, SequenceModel,
+                         component_of, count_parameters, write_text_atomic)
 
 from .engine import load_model
+from .rules import check_rtneural_layers
 from .writer import layers_json, model_layers, weights_sha256
 
 FORMAT = "kelcore-rtneural"
@@ -36,11 +37,9 @@ def _version(distribution: str) -> str | None:
 
 
 def _model_plugin(model: SequenceModel) -> dict[str, str]:
-    from kelcore.plugins import get_registry
-
-    for name, component in get_registry().components["models"].items():
-        if component.obj is type(model):
-            return {"name": name, "distribution": component.distribution, "version": component.version}
+    found = component_of(model)
+    if found is not None and found["kind"] == "models":
+        return {"name": found["name"], "distribution": found["distribution"], "version": found["version"]}
     return {"name": type(model).__name__, "distribution": type(model).__module__.split(".")[0], "version": "?"}
 
 
@@ -79,11 +78,7 @@ def document_text(input_size: int, entries: list[dict[str, Any]], meta: dict[str
             + ',\n"metadata": ' + json.dumps(meta) + "\n}\n")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+write_atomic = write_text_atomic  # the core's one atomic writer (old name kept)
 
 
 def verify_file(path: Path, expected: np.ndarray) -> float:
@@ -95,10 +90,36 @@ def verify_file(path: Path, expected: np.ndarray) -> float:
 
 
 class RTNeuralExporter(Exporter):
-    """Writes RTNeural JSON and proves it: a file that does not replay within 1e-5 is rejected."""
+    """Writes RTNeural JSON and proves it: a file that does not replay within ``tolerance`` is rejected."""
 
     Options = RTNeuralOptions
     suffix = ".json"
+    model_checks = (check_rtneural_layers,)
+
+    @classmethod
+    def add_arguments(cls, parser: Any) -> None:
+        parser.add_argument("--cpp", "--cpp-header", dest="cpp", action="store_true",
+                            help="also write the plugin's C++ folder: KelModels.h (ModelT aliases), ModelSpec.h, "
+                                 "KelFeatures.h and the headers it includes, example_plugin_side.cpp")
+
+    def finish(self, out: Path, results: list[ExportResult], args: Any) -> list[Path]:
+        if not getattr(args, "cpp", False):
+            return []
+        from .commands import documents_of, write_plugin_folder
+
+        written = write_plugin_folder(Path(out), documents_of([r.path for r in results]))
+        print(f"C++ for the plugin: {', '.join(p.name for p in written)} in {out}")
+        return []
+
+    @classmethod
+    def check_file(cls, path: Path, check_specs: bool = False) -> FileCheck:
+        from .validate import VALID, validate_file
+
+        report = validate_file(path, check_specs=check_specs)
+        error = (f", reference replay max error {report.max_replay_error:.2e}"
+                 if report.max_replay_error is not None else "")
+        return FileCheck(path=Path(path), status=report.status, summary=f"OK ({report.model}{error})"
+                         if report.status == VALID else "", problems=list(report.problems), data=dict(report.__dict__))
 
     def export(self, model: SequenceModel, path: Path, context: ExportContext) -> ExportResult:
         path = Path(path)
@@ -118,4 +139,6 @@ class RTNeuralExporter(Exporter):
             os.replace(path, rejected)
             raise ExportError(f"{spec.name}: the exported file replays with max |file - PyTorch| = {error:.3g} > "
                               f"{self.tolerance}; kept as {rejected} for inspection, not as {path}")
-        return ExportResult(path=path, max_abs_error=error)
+        last = next((e for e in reversed(entries)), None)
+        activation = (last.get("activation") or "linear") if isinstance(last, dict) else None
+        return ExportResult(path=path, max_abs_error=error, output_activation=activation or "linear")

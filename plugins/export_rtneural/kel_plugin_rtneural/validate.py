@@ -14,7 +14,7 @@ from .writer import weights_sha256
 KNOWN_TYPES = ("dense", "time-distributed-dense", "lstm", "gru", "batchnorm", "prelu", "activation")
 RTNEURAL_ONLY_TYPES = ("conv1d", "conv2d", "batchnorm2d")
 NO_ACTIVATION_TYPES = ("lstm", "gru", "batchnorm", "prelu")
-REPLAY_TOLERANCE = 1e-5
+from kelcore.api import EXPORT_TOLERANCE as REPLAY_TOLERANCE  # noqa: E402 - the one tolerance
 
 VALID, INVALID, UNREADABLE = 0, 1, 2
 
@@ -268,7 +268,7 @@ def _check_metadata(document: dict[str, Any], sizes: list[int], report: FileRepo
 
 def _check_spec(document: dict[str, Any], meta: dict[str, Any], report: FileReport) -> None:
     import kelcore
-    from kelcore.spec import SpecError
+    from kelcore.api import SpecError
 
     try:
         spec = kelcore.get_spec(str(meta.get("model")))

@@ -9,7 +9,9 @@ import torch
 from torch import nn
 
 from kelcore.api import ExportError
-from kelcore.layers import ACTIVATION_MODULES, TRAIN_ONLY_MODULES, unsupported_reason
+from kelcore.api import ACTIVATION_MODULES, TRAIN_ONLY_MODULES
+
+from .rules import unsupported_reason
 
 F32 = np.float32
 

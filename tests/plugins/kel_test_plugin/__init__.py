@@ -18,10 +18,9 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import (Command, Dataset, Exporter, ExportResult, FeatureContract, FeatureElement, Options,
+from kelcore.api import (ChainModel, Command, Dataset, Exporter, ExportResult, FeatureContract, FeatureElement, Options,
                          PreparedData, Sequence, Trainer, TrainResult, ValidationReport)
-from kelcore.data import split_by_group, write_json_atomic
-from kelcore.layers import ChainModel
+from kelcore.api import split_by_group, write_json_atomic
 
 SPEC = kelcore.get_spec("DynamicsEngine")
 BIN_CENTRES = torch.arange(SPEC.output_size) * 8 + 3.5

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,7 @@ public:
     /// metadata.normalization of `expectedSize` means and stds. Call at prepare time, never on the audio thread.
     bool loadFromJson(const std::string& json, int expectedSize, std::string* error = nullptr) {
         std::vector<double> mean, stdev;
-        const std::size_t meta = json.find("\"metadata\"");
-        const std::size_t norm = meta == std::string::npos ? meta : json.find("\"normalization\"", meta);
+        const std::size_t norm = findObject(json, "\"normalization\"", json.find("\"metadata\""));
         if (norm == std::string::npos)
             return fail(error, "no metadata.normalization in the file");
         if (!readArray(json, norm, "\"mean\"", mean) || !readArray(json, norm, "\"std\"", stdev))
@@ -55,6 +55,22 @@ private:
         if (error != nullptr)
             *error = message;
         return false;
+    }
+
+    /// The first `key` at or after `from` whose value is an object (elements also have a "normalization" string).
+    static std::size_t findObject(const std::string& json, const char* key, std::size_t from) {
+        while (from != std::string::npos) {
+            from = json.find(key, from);
+            if (from == std::string::npos)
+                return from;
+            from += std::strlen(key);
+            std::size_t value = json.find_first_not_of(" \t\r\n", from);
+            if (value != std::string::npos && json[value] == ':')
+                value = json.find_first_not_of(" \t\r\n", value + 1);
+            if (value != std::string::npos && json[value] == '{')
+                return value;
+        }
+        return from;
     }
 
     static bool readArray(const std::string& json, std::size_t from, const char* key, std::vector<double>& out) {

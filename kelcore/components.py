@@ -1,0 +1,459 @@
+"""The component base classes of kelcore: what every plugin implements or receives.
+
+Plugins import these through :mod:`kelcore.api` (or ``kelcore``), never from here. Four component kinds exist; each is a class with a pydantic
+``Options`` model (``extra="forbid"``) and is registered by name through a hook:
+
+* :class:`SequenceModel` -- a torch network fixed by a C++ ``ModelSpec``.
+* :class:`Dataset` -- a real dataset layout turned into feature sequences.
+* :class:`Trainer` -- fits a model to prepared data inside a run directory.
+* :class:`Exporter` -- writes a model to a file a host loads, and proves it.
+
+plus :class:`Command`, a ``kelcore`` sub-command a plugin adds to the CLI.
+"""
+from __future__ import annotations
+
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from torch import nn
+
+__all__ = [
+    "Options", "DatasetOptions", "FeatureElement", "FeatureContract", "Sequence", "PreparedData",
+    "DatasetProblem", "ValidationReport", "SequenceModel", "Dataset", "Trainer",
+    "TrainResult", "Exporter", "ExportContext", "ExportResult", "ExportError",
+    "Command", "RunContext", "OutputActivation", "SPLITS", "EXPORT_TOLERANCE", "FileCheck", "PROBLEM_KINDS",
+]
+
+OutputActivation = Literal["softmax", "tanh", "sigmoid", "relu", "linear"]
+#: The split names a dataset may give a track (``Track.split``); anything else is a counted problem.
+SPLITS = ("train", "validation", "test")
+#: The five kinds of unusable track; ``listed = usable + missing + corrupt + unlabelled + unsupported``.
+PROBLEM_KINDS = ("missing", "corrupt", "unlabelled", "unsupported")
+#: Max |exported file - PyTorch| an exporter accepts (the conformance suite and ``kelcore validate`` use it too).
+EXPORT_TOLERANCE = 1e-5
+
+
+class Options(BaseModel):
+    """Base for every component's ``Options``: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- #
+# Feature contracts
+# --------------------------------------------------------------------------- #
+class FeatureElement(BaseModel):
+    """One element of a model's input or output vector."""
+
+    model_config = ConfigDict(extra="forbid")
+    index: int
+    name: str
+    meaning: str
+    scale: str = ""            # e.g. "0..1", "MIDI velocity / 127", "log-mel dB"
+    #: e.g. "standardised with training mean/std"; the British spelling ``normalisation=`` is accepted too.
+    normalization: str = Field("", validation_alias=AliasChoices("normalization", "normalisation"))
+
+    @property
+    def normalisation(self) -> str:
+        """The old spelling of :attr:`normalization`."""
+        return self.normalization
+
+
+class FeatureContract(BaseModel):
+    """The exact meaning of every input and output element of a model.
+
+    Versioned: bump ``version`` whenever meaning, order, scale or normalisation
+    of any element changes, since the C++ host builds inputs from it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    model: str                  # ModelSpec name, e.g. "GroovePredictor"
+    version: str                # semantic version of the contract
+    inputs: list[FeatureElement]
+    outputs: list[FeatureElement]
+    targets: str = ""           # what the per-step training target vector holds
+    notes: str = ""             # host-side instructions (reset per song, mappings, ...)
+
+
+# --------------------------------------------------------------------------- #
+# Data
+# --------------------------------------------------------------------------- #
+@dataclass
+class Sequence:
+    """One track's features: ``inputs[T, input_size]``, ``targets[T, target_size]``.
+
+    Both are float32. Steps are fed to the model in order from a fresh state.
+    """
+
+    track_id: str
+    inputs: np.ndarray
+    targets: np.ndarray
+    group: str = ""             # piece/song id used for leak-free splitting
+
+
+@dataclass
+class DatasetProblem:
+    """A file or track that could not be used, and why.
+
+    ``kind`` is one of :data:`PROBLEM_KINDS`; ``checksum`` (bytes differ from the release) counts as corrupt.
+    """
+
+    path: str
+    kind: Literal["missing", "corrupt", "unlabelled", "checksum", "unsupported"]
+    reason: str
+
+    @property
+    def counted_as(self) -> str:
+        return "corrupt" if self.kind == "checksum" else self.kind if self.kind in PROBLEM_KINDS else "corrupt"
+
+
+@dataclass
+class ValidationReport:
+    """One set of counts, the same in ``kelcore data validate``, a run's log and ``report.json``:
+    ``listed = usable + missing + corrupt + unlabelled + unsupported``."""
+
+    dataset: str
+    root: str
+    listed: int = 0
+    usable: int = 0
+    missing: int = 0
+    corrupt: int = 0
+    unlabelled: int = 0
+    unsupported: int = 0
+    problems: list[DatasetProblem] = field(default_factory=list)
+
+    def count(self, usable: int) -> "ValidationReport":
+        """Set ``usable`` and the four problem counts from :attr:`problems`."""
+        self.usable = usable
+        for kind in PROBLEM_KINDS:
+            setattr(self, kind, sum(p.counted_as == kind for p in self.problems))
+        return self
+
+    @property
+    def adds_up(self) -> bool:
+        return self.listed == self.usable + sum(getattr(self, kind) for kind in PROBLEM_KINDS)
+
+    def counts_line(self) -> str:
+        """``60 listed, 52 usable, 0 missing, 0 corrupt, 0 unlabelled, 8 unsupported``."""
+        return (f"{self.listed} listed, {self.usable} usable, {self.missing} missing, {self.corrupt} corrupt, "
+                f"{self.unlabelled} unlabelled, {self.unsupported} unsupported")
+
+    def counts(self) -> dict[str, int]:
+        return {key: getattr(self, key) for key in ("listed", "usable", *PROBLEM_KINDS)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "root": self.root, **self.counts(),
+                "problems": [p.__dict__ for p in self.problems]}
+
+
+@dataclass
+class PreparedData:
+    """Splits of feature sequences, ready for a trainer.
+
+    ``normalization`` holds the statistics applied to the inputs (computed on
+    the training split only), e.g. ``{"mean": [...], "std": [...]}``; exporters
+    embed it so the host can normalise the same way.
+    """
+
+    train: list[Sequence]
+    validation: list[Sequence]
+    test: list[Sequence]
+    normalization: dict[str, list[float]] = field(default_factory=dict)
+    report: ValidationReport | None = None
+
+
+# --------------------------------------------------------------------------- #
+# Run context
+# --------------------------------------------------------------------------- #
+@dataclass
+class RunContext:
+    """Where a job writes and how it reports.
+
+    ``run_dir`` is ``runs/<name>-<timestamp>/<job>/`` for a pipeline job;
+    ``progress`` is True only when stderr is a terminal.
+    """
+
+    run_dir: Path
+    seed: int = 0
+    job: str = ""
+    run_id: str = ""
+    config_hash: str = ""
+    progress: bool = False
+    resume: bool = False
+
+    def log(self, message: str) -> None:
+        """One plain progress line on stderr."""
+        print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- #
+# Components
+# --------------------------------------------------------------------------- #
+class _EmptyOptions(Options):
+    pass
+
+
+class SequenceModel(nn.Module, ABC):
+    """A network the C++ plugin runs through RTNeural, one time step per call.
+
+    Class attributes a model plugin sets:
+
+    * ``spec_name`` -- the C++ ``ModelSpec`` name, e.g. ``"GroovePredictor"``;
+      input size, output size and parameter count come from the header.
+    * ``Options`` -- pydantic options (``kelcore.api.Options`` subclass).
+    * ``target_size`` -- width of the per-step target vector datasets provide.
+    * ``output_activation`` -- what the last layer applies, so checks can verify
+      the declared range (softmax rows sum to 1, tanh in [-1, 1], ...).
+    * ``primary_metric`` / ``higher_is_better`` -- how "beats the baseline" is judged.
+
+    ``forward`` and ``step`` return what RTNeural computes (after the final
+    activation), so streaming, whole-sequence and exported outputs compare 1:1.
+    """
+
+    spec_name: ClassVar[str]
+    Options: ClassVar[type[Options]] = _EmptyOptions
+    target_size: ClassVar[int]
+    output_activation: ClassVar[OutputActivation]
+    primary_metric: ClassVar[str]
+    higher_is_better: ClassVar[bool] = False
+
+    def __init__(self, options: Options | None = None) -> None:
+        super().__init__()
+        self.options = options if options is not None else self.Options()
+        self._stream_state: Any = None
+
+    # -- inference ------------------------------------------------------- #
+    @abstractmethod
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Whole sequence: ``x[B, T, in] -> y[B, T, out]`` from a fresh state."""
+
+    @abstractmethod
+    def initial_state(self, batch_size: int = 1) -> Any:
+        """The state a freshly reset host starts from (e.g. zero LSTM h/c)."""
+
+    @abstractmethod
+    def step(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        """One time step: ``x[B, in] -> (y[B, out], new_state)``."""
+
+    def reset(self) -> None:
+        """Forget the streaming state, like RTNeural's ``model.reset()``."""
+        self._stream_state = None
+
+    def stream(self, x: torch.Tensor) -> torch.Tensor:
+        """Stateful one-step call, as the plugin does: ``x[B, in] -> y[B, out]``."""
+        if self._stream_state is None:
+            self._stream_state = self.initial_state(x.shape[0])
+        y, self._stream_state = self.step(x, self._stream_state)
+        return y
+
+    # -- contract, training and judging ---------------------------------- #
+    @classmethod
+    @abstractmethod
+    def feature_contract(cls) -> FeatureContract:
+        """Every input and output element's meaning, order, scale, normalisation."""
+
+    @abstractmethod
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Task loss on valid steps: ``outputs[N, out]``, ``targets[N, target_size]``."""
+
+    @abstractmethod
+    def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        """Task metrics over a whole split's valid steps (same shapes as ``loss``)."""
+
+    @classmethod
+    @abstractmethod
+    def baseline_metrics(cls, train: list[Sequence], evaluate: list[Sequence]) -> dict[str, float]:
+        """The design's baseline, fitted on ``train``, scored on ``evaluate``,
+        with the same metric names as :meth:`metrics`. The docstring's first line
+        names the baseline in the console table and the reports."""
+
+    def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure: Any) -> str | None:
+        """Optional: draw what the model does on the test split into the matplotlib ``figure``
+        (``outputs[N, out]``, ``targets[N, target_size]`` of every valid step, CPU float32) and
+        return a one-line caption for the job's ``report.md``. The default draws nothing and
+        returns None: the report then draws a generic picture (confusion matrix, or
+        predicted against target)."""
+        return None
+
+
+class DatasetOptions(Options):
+    """Options every dataset plugin shares; a plugin's ``Options`` subclasses this."""
+
+    root: Path = Field(description="folder holding the dataset's files (for a published dataset: where its archive "
+                                   "was extracted)")
+    cache_dir: Path | None = Field(None, description="feature cache (default $KELCORE_CACHE_DIR or ~/.cache/kelcore)")
+    workers: int | None = Field(None, ge=1, description="parallel processes (default: all cores)")
+    max_tracks: int | None = Field(None, ge=1, description="use only the first N tracks of the index")
+
+
+class Dataset(ABC):
+    """A dataset plugin: a folder of files -> sequences following one model's feature contract.
+
+    ``Options`` (default :class:`DatasetOptions`) must have a ``root`` field: the folder holding the dataset.
+    ``produces`` names the ModelSpec whose feature contract the sequences follow, checked against the model at
+    config time. ``write_demo`` is optional (default: the dataset has no demo corpus).
+    """
+
+    Options: ClassVar[type[Options]] = DatasetOptions
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+
+    @property
+    @abstractmethod
+    def produces(self) -> str:
+        """ModelSpec name whose contract these features follow."""
+
+    @property
+    @abstractmethod
+    def input_size(self) -> int | None:
+        """Width of every ``Sequence.inputs`` row, or None when only the prepared features can tell (then
+        ``prepare`` must check the produced width against the spec, as ``IndexedDataset`` does)."""
+
+    @property
+    @abstractmethod
+    def target_size(self) -> int:
+        """Width of every ``Sequence.targets`` row."""
+
+    @abstractmethod
+    def prepare(self, context: RunContext) -> PreparedData:
+        """Parse (or read from cache), split, normalise. Saves the split to
+        ``context.run_dir / "split.json"``. Corrupt files are skipped and counted."""
+
+    @abstractmethod
+    def validate(self, progress: bool = False) -> ValidationReport:
+        """Count listed, usable, missing, corrupt and unlabelled tracks."""
+
+    @classmethod
+    def write_demo(cls, path: Path, seed: int = 0) -> None:
+        """Write a small deterministic corpus in this dataset's real layout (optional: the default says there
+        is none, and ``kelcore data demo`` exits 2)."""
+        raise NotImplementedError(f"{cls.__name__} has no demo corpus: point `root` at your own files")
+
+
+@dataclass
+class TrainResult:
+    """What a trainer returns; ``report`` goes to the run's report.json."""
+
+    epochs: int
+    best_epoch: int
+    stopped_reason: str
+    test_metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    beats_baseline: bool
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer(ABC):
+    """Fits a model to prepared data, writing checkpoints and metrics to the run."""
+
+    Options: ClassVar[type[Options]] = _EmptyOptions
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+
+    @abstractmethod
+    def fit(self, model: SequenceModel, data: PreparedData, context: RunContext) -> TrainResult:
+        """Train (resuming from ``context.run_dir`` checkpoints if ``context.resume``)."""
+
+
+class ExportError(Exception):
+    """An export that a host could not load as trained, or that did not verify."""
+
+
+@dataclass
+class ExportContext:
+    """Provenance an exporter embeds: normalisation, run id, config hash."""
+
+    normalization: dict[str, list[float]] = field(default_factory=dict)
+    run_id: str = ""
+    config_hash: str = ""
+    seed: int = 0
+
+
+@dataclass
+class ExportResult:
+    """A written, re-read and verified export."""
+
+    path: Path
+    max_abs_error: float        # exported-file engine vs PyTorch over the reference snapshot
+    extra_files: list[Path] = field(default_factory=list)
+    #: the activation the written file ends with (``softmax``, ``tanh``, ..., ``linear``), when the format has one:
+    #: the conformance suite checks it is the model's declared ``output_activation``.
+    output_activation: str | None = None
+
+
+@dataclass
+class FileCheck:
+    """What an exporter's :meth:`Exporter.check_file` found in one file (``kelcore validate``).
+
+    ``status``: 0 valid, 1 invalid, 2 unreadable. ``summary`` follows ``PATH: `` on a valid file's line;
+    ``problems`` are printed one per line; ``data`` is the ``--json`` record.
+    """
+
+    path: Path
+    status: int
+    summary: str = "OK"
+    problems: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Exporter(ABC):
+    """Writes a model to a file and proves the file reproduces PyTorch.
+
+    Optional parts, all used by the core's ``kelcore export`` / ``kelcore validate`` / ``kelcore check``:
+    :meth:`add_arguments` and :meth:`finish` (format-specific ``kelcore export`` options and work after every
+    model is written, e.g. RTNeural's ``--cpp``), :meth:`check_file` (``kelcore validate``) and
+    ``model_checks`` (conformance checks every model must pass to be exportable in this format).
+    """
+
+    Options: ClassVar[type[Options]] = _EmptyOptions
+    suffix: ClassVar[str] = ".json"
+    tolerance: ClassVar[float] = EXPORT_TOLERANCE
+    model_checks: ClassVar[tuple[Any, ...]] = ()
+
+    def __init__(self, options: Options | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @abstractmethod
+    def export(self, model: SequenceModel, path: Path, context: ExportContext) -> ExportResult:
+        """Write ``model`` to ``path``, re-read it from disk, run it through a
+        reference of the host's semantics and raise :class:`ExportError` if any
+        output differs from PyTorch by more than ``tolerance``."""
+
+    @classmethod
+    def add_arguments(cls, parser: Any) -> None:
+        """Add this format's own ``kelcore export`` options (an argparse argument group)."""
+
+    def finish(self, out: Path, results: list[ExportResult], args: Any) -> list[Path]:
+        """Called once after ``kelcore export`` wrote every model into ``out``; returns extra files written."""
+        return []
+
+    @classmethod
+    def check_file(cls, path: Path, check_specs: bool = False) -> FileCheck:
+        """Check one exported file (``kelcore validate``); the default says the format has no validator."""
+        raise NotImplementedError(f"the {cls.__name__} exporter has no file validator")
+
+    @classmethod
+    def can_check_files(cls) -> bool:
+        return cls.check_file.__func__ is not Exporter.check_file.__func__  # type: ignore[attr-defined]
+
+
+class Command(ABC):
+    """A ``kelcore`` sub-command contributed by a plugin (argparse based)."""
+
+    help: ClassVar[str] = ""
+
+    @abstractmethod
+    def add_arguments(self, parser: Any) -> None:
+        """Add arguments to this command's ``argparse.ArgumentParser``."""
+
+    @abstractmethod
+    def run(self, args: Any) -> int:
+        """Run; return the process exit code."""

@@ -1,0 +1,285 @@
+"""The common shape of a dataset plugin: an index of :class:`Track` rows -> cached parallel extraction ->
+split -> normalisation, with every row that cannot be used counted (never silently dropped)."""
+from __future__ import annotations
+
+import difflib
+import json
+from abc import abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from ..components import (PROBLEM_KINDS, SPLITS, Dataset, DatasetOptions, DatasetProblem, PreparedData, RunContext,
+                          Sequence, ValidationReport)
+from ..io import config_digest, file_digest, write_json_atomic, write_text_atomic
+from ..progress import Progress
+from .cache import FeatureCache, cache_dir_of, default_cache_dir  # noqa: F401 - re-exported
+from .parallel import parallel_map
+from .splits import apply_normalization, fit_normalization, split_by_group
+
+
+@dataclass
+class Track:
+    """One row of a dataset's index.
+
+    * ``track_id`` -- unique, stable id of the row (saved in ``split.json``; e.g. the file's relative path).
+    * ``path`` -- the file to extract, or None when the index lists a file that has none (counted as missing).
+    * ``group`` -- what must never be on two sides of a split: the song, piece or performer of the row. Rows with
+      the same group land in the same split. Use ``track_id`` when every row is independent.
+    * ``split`` -- the dataset's official split: ``"train"``, ``"validation"`` or ``"test"`` (:data:`SPLITS`), or
+      None to let kelcore draw a seeded split by group. Any other value (``"val"``, ``"dev"``) makes the row an
+      ``unsupported`` problem, counted and listed with a suggestion.
+    * ``labels`` -- whatever the extractor needs besides the file (annotations, bpm, ...); must be picklable, and
+      is part of the cache key.
+    """
+
+    track_id: str
+    path: Path | None
+    group: str
+    split: str | None = None
+    labels: Any = None
+
+
+@dataclass
+class Extracted:
+    """A worker's answer for one track: features, or why the track was skipped."""
+
+    inputs: np.ndarray | None = None
+    targets: np.ndarray | None = None
+    kind: str = ""          # "" when usable, else "corrupt" / "unlabelled" / "missing" / "unsupported" / ...
+    reason: str = ""
+
+
+def _cache_key(track: Track) -> str:
+    return config_digest([file_digest(track.path), repr(track.labels)])
+
+
+def _extract_one(job: tuple[Callable[[Track, Any], Extracted], Track, Any, str | None, str]) -> Extracted:
+    """Top-level (picklable) worker: extract one track, store the result under ``key``; never raises."""
+    extract, track, config, cache_dir, key = job
+    try:
+        if track.path is None or not track.path.exists():
+            return Extracted(kind="missing", reason="file not found")
+        result = extract(track, config)
+    except MemoryError:
+        result = Extracted(kind="corrupt", reason="ran out of memory while parsing")
+    except Exception as exc:  # noqa: BLE001 - one bad file must never end a run
+        result = Extracted(kind="corrupt", reason=f"{exc} ({type(exc).__name__} while reading the file)")
+    if cache_dir and key:
+        FeatureCache(Path(cache_dir), config).put(key, result)
+    return result
+
+
+def _cached(tracks: list[Track], cache: FeatureCache | None, progress: bool | None
+            ) -> tuple[dict[int, Extracted], dict[int, str]]:
+    """Cache keys, and results already cached (failures too), looked up in this process: a warm re-run
+    starts no worker pool."""
+    hits: dict[int, Extracted] = {}
+    keys: dict[int, str] = {}
+    if cache is None:
+        return hits, keys
+    with Progress(len(tracks), "checking feature cache", progress) as bar:
+        for index, track in enumerate(tracks):
+            if track.path is not None and track.path.exists():
+                keys[index] = _cache_key(track)
+                hit = cache.get(keys[index])
+                if hit is not None:
+                    hits[index] = hit
+            bar.update()
+    return hits, keys
+
+
+def extract_tracks(
+    tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any, cache_dir: Path | None,
+    workers: int | None, progress: bool | None, desc: str,
+) -> list[tuple[Track, Extracted]]:
+    """``extract(track, config)`` for every track: cache hits first, then the misses in parallel."""
+    cache = FeatureCache(cache_dir, config) if cache_dir else None
+    results, keys = _cached(tracks, cache, progress)
+    misses = [i for i in range(len(tracks)) if i not in results]
+    jobs = [(extract, tracks[i], config, str(cache_dir) if cache_dir else None, keys.get(i, "")) for i in misses]
+    for index, (_, result) in zip(misses, parallel_map(_extract_one, jobs, workers, desc, progress)):
+        results[index] = result
+    return [(track, results[i]) for i, track in enumerate(tracks)]
+
+
+def load_or_draw_split(tracks: list[Track], context: RunContext) -> dict[str, str]:
+    """Official splits where given, else a seeded split by group; saved as ``split.json`` and
+    reused when it already exists (a resumed run trains on the same split)."""
+    path = context.run_dir / "split.json"
+    if path.exists():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return {t.track_id: saved.get(t.track_id, "unused") for t in tracks}
+    drawn = split_by_group({t.track_id: t.group for t in tracks if t.split is None}, context.seed)
+    sides = {t.track_id: t.split if t.split is not None else drawn[t.track_id] for t in tracks}
+    write_json_atomic(path, sides)
+    return sides
+
+
+def prepare_dataset(
+    name: str, tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any,
+    context: RunContext, cache_dir: Path | None, workers: int | None, standardise: bool,
+    widths: tuple[str, int, int] | None = None, root: Path | None = None,
+) -> PreparedData:
+    """Extract (cached, parallel), count what was skipped and why, split, normalise on train only.
+
+    ``widths`` = (ModelSpec name, input size, target size): every produced sequence must have them, or the
+    preparation fails naming the file (the feature code, not a declared number, is what gets checked).
+    """
+    report = ValidationReport(dataset=name, root=str(root or ""), listed=len(tracks))
+    tracks = _rows_with_known_splits(tracks, report)
+    results = extract_tracks(tracks, extract, config, cache_dir, workers, context.progress, f"{name} features")
+    usable: list[tuple[Track, Sequence]] = []
+    for track, result in results:
+        if result.kind:
+            report.problems.append(_problem(track, result))
+            continue
+        usable.append((track, Sequence(track.track_id, result.inputs.astype(np.float32),
+                                       result.targets.astype(np.float32), track.group)))
+    if widths is not None:
+        check_produced_widths(name, usable, *widths)
+    report.count(len(usable))
+    _write_problem_log(context.run_dir / "dataset_problems.log", report)
+    context.log(f"{name}: {report.counts_line()}"
+                + (f" (see {context.run_dir / 'dataset_problems.log'})" if report.problems else ""))
+    sides = load_or_draw_split([t for t, _ in usable], context)
+    splits = {side: [s for t, s in usable if sides.get(t.track_id) == side] for side in ("train", "validation", "test")}
+    if not splits["train"]:
+        raise ValueError(f"{name}: no usable training sequences ({report.counts_line()}); "
+                         f"see {context.run_dir / 'dataset_problems.log'}")
+    width = splits["train"][0].inputs.shape[1]
+    stats = fit_normalization(splits["train"]) if standardise else {"mean": [0.0] * width, "std": [1.0] * width}
+    if standardise:
+        splits = {side: apply_normalization(seqs, stats) for side, seqs in splits.items()}
+    return PreparedData(splits["train"], splits["validation"], splits["test"], stats, report)
+
+
+class FeatureWidthError(ValueError):
+    """A dataset's feature code produced vectors of another width than the model's C++ ModelSpec."""
+
+
+def check_produced_widths(name: str, usable: list[tuple[Track, Sequence]], spec_name: str, input_size: int,
+                          target_size: int) -> None:
+    """Every sequence's input width is the spec's and its target width the model's; else a clear error."""
+    for track, sequence in usable:
+        inputs, targets = sequence.inputs, sequence.targets
+        if inputs.ndim != 2 or inputs.shape[1] != input_size:
+            raise FeatureWidthError(f"{name}: {track.path or track.track_id}: the feature code produced inputs of "
+                                    f"shape {list(inputs.shape)}, but {spec_name} takes {input_size} per step "
+                                    "(C++ ModelSpec)")
+        if targets.ndim != 2 or targets.shape[1] != target_size or len(targets) != len(inputs):
+            raise FeatureWidthError(f"{name}: {track.path or track.track_id}: the feature code produced targets of "
+                                    f"shape {list(targets.shape)} for {len(inputs)} steps, but the model expects "
+                                    f"{target_size} per step")
+
+
+def _problem(track: Track, result: "Extracted") -> DatasetProblem:
+    kind = result.kind if result.kind in (*PROBLEM_KINDS, "checksum") else "corrupt"
+    return DatasetProblem(str(track.path or track.track_id), kind, result.reason)  # type: ignore[arg-type]
+
+
+def split_problem(track: Track) -> DatasetProblem | None:
+    """The problem of a row whose ``split`` is not one of :data:`SPLITS` (None: the row's split is fine)."""
+    if track.split is None or track.split in SPLITS:
+        return None
+    close = difflib.get_close_matches(str(track.split), SPLITS, n=1, cutoff=0.3)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return DatasetProblem(str(track.path or track.track_id), "unsupported",
+                          f"split {track.split!r} is not one of {', '.join(SPLITS)} (or empty for a drawn split)"
+                          f"{hint}")
+
+
+def _rows_with_known_splits(tracks: list[Track], report: ValidationReport) -> list[Track]:
+    kept = []
+    for track in tracks:
+        problem = split_problem(track)
+        if problem is None:
+            kept.append(track)
+        else:
+            report.problems.append(problem)
+    return kept
+
+
+def _write_problem_log(path: Path, report: ValidationReport) -> None:
+    lines = [f"{p.kind}\t{p.path}\t{p.reason}" for p in report.problems]
+    write_text_atomic(path, "\n".join(lines) + ("\n" if lines else ""))
+
+
+def validate_tracks(name: str, root: Path, tracks: list[Track], check: Callable[[Track, Any], Extracted],
+                    workers: int | None = None, progress: bool | None = None) -> ValidationReport:
+    """Count listed, usable, missing, corrupt, unlabelled and unsupported tracks with ``check`` (no cache): the
+    same counts a run's log and ``report.json`` give for the same folder."""
+    report = ValidationReport(dataset=name, root=str(root), listed=len(tracks))
+    tracks = _rows_with_known_splits(tracks, report)
+    results = extract_tracks(tracks, check, None, None, workers, progress, f"validating {name}")
+    usable = 0
+    for track, result in results:
+        if result.kind:
+            report.problems.append(_problem(track, result))
+        else:
+            usable += 1
+    return report.count(usable)
+
+
+class IndexedDataset(Dataset):
+    """A dataset plugin from an index of tracks and a per-track extractor.
+
+    Subclasses implement :meth:`read_index` and set ``name``, ``target_size`` and the extractor functions
+    ``extract(track, config)`` and ``check(track, config)`` (module-level functions wrapped in
+    ``staticmethod``, so worker processes can pickle them); ``prepare`` (cached, parallel, split,
+    normalised) and ``validate`` come from here. A dataset that serves several models maps its
+    ``options.task`` to ModelSpec names in ``tasks``; ``standardised_tasks`` lists those whose contract
+    standardises the inputs (the others use identity normalisation).
+    """
+
+    Options: ClassVar[type] = DatasetOptions
+    name: ClassVar[str]
+    tasks: ClassVar[dict[str, str]] = {}
+    standardised_tasks: ClassVar[frozenset[str]] = frozenset()
+    extract: ClassVar[Callable[[Track, Any], Extracted]]
+    check: ClassVar[Callable[[Track, Any], Extracted]]
+
+    @abstractmethod
+    def read_index(self, root: Path) -> list[Track]:
+        """Every track the dataset lists under ``root``, in a stable order."""
+
+    @property
+    def task(self) -> str:
+        return getattr(self.options, "task", "")
+
+    @property
+    def produces(self) -> str:
+        return self.tasks[self.task]
+
+    @property
+    def input_size(self) -> None:
+        """Not declared: :meth:`prepare` checks the width the feature code actually produces against the spec."""
+        return None
+
+    def feature_config(self) -> Any:
+        """Everything that changes the features (part of the cache key). A subclass adds its contract's
+        version and constants and every feature parameter it uses."""
+        return {"dataset": self.name, "contract": self.produces, "task": self.task}
+
+    def tracks(self) -> list[Track]:
+        return self.read_index(Path(self.options.root))[: self.options.max_tracks]
+
+    def prepare(self, context: RunContext) -> PreparedData:
+        label = f"{self.name}/{self.task}" if self.task else self.name
+        from ..spec import get_spec
+
+        widths = (self.produces, get_spec(self.produces).input_size, self.target_size)
+        return prepare_dataset(label, self.tracks(), type(self).extract, self.feature_config(), context,
+                               cache_dir_of(self.options), self.options.workers,
+                               standardise=self.task in self.standardised_tasks, widths=widths,
+                               root=Path(self.options.root))
+
+    def checker(self) -> Callable[[Track, Any], Extracted]:
+        """The validation function (picklable); override to bind extra data such as checksums."""
+        return type(self).check
+
+    def validate(self, progress: bool = False) -> ValidationReport:
+        return validate_tracks(self.name, Path(self.options.root), self.tracks(), self.checker(),
+                               self.options.workers, progress)

@@ -1,0 +1,44 @@
+"""Leak-free seeded splits and training-split normalisation."""
+from __future__ import annotations
+
+import random
+from typing import Iterable
+
+import numpy as np
+
+from ..components import Sequence
+
+
+def split_by_group(
+    groups: dict[str, str], seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+) -> dict[str, str]:
+    """Assign each track id to train/validation/test so that no group (song,
+    piece) lands on two sides. ``groups`` maps track id -> group id."""
+    unique = sorted(set(groups.values()))
+    random.Random(seed).shuffle(unique)
+    n = len(unique)
+    n_test = max(1, round(n * fractions[2])) if n >= 3 else 0
+    n_val = max(1, round(n * fractions[1])) if n >= 3 else 0
+    side: dict[str, str] = {}
+    for i, group in enumerate(unique):
+        side[group] = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+    return {track: side[group] for track, group in groups.items()}
+
+
+def fit_normalization(train: Iterable[Sequence], eps: float = 1e-6) -> dict[str, list[float]]:
+    """Per-input-element mean and std over every step of the training split."""
+    stacked = np.concatenate([s.inputs for s in train], axis=0).astype(np.float64)
+    mean = stacked.mean(axis=0)
+    std = stacked.std(axis=0)
+    std = np.where(std < eps, 1.0, std)
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def apply_normalization(sequences: list[Sequence], normalization: dict[str, list[float]]) -> list[Sequence]:
+    """Standardise inputs with given statistics (float32 out)."""
+    mean = np.asarray(normalization["mean"], dtype=np.float32)
+    std = np.asarray(normalization["std"], dtype=np.float32)
+    return [
+        Sequence(s.track_id, ((s.inputs - mean) / std).astype(np.float32), s.targets, s.group)
+        for s in sequences
+    ]
