@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kelcore.api import DatasetOptions
-from kelcore.data import Track
+from kelcore.api import DatasetOptions, Track
 from kel_plugin_audio_features import EmotionAudioDataset
 
 DYNAMIC = Path("annotations averaged per song") / "dynamic (per second annotations)"

@@ -14,8 +14,7 @@ from typing import Any
 from pydantic import Field
 
 import kelcore
-from kelcore.api import DatasetOptions
-from kelcore.data import Extracted, IndexedDataset, Track
+from kelcore.api import DatasetOptions, Extracted, IndexedDataset, Track
 from kel_plugin_midi_features import extracted, feature_config, groove_features, parses
 
 SPEC = kelcore.get_spec("GroovePredictor")

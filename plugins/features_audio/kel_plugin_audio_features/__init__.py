@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from kel_contracts.emotion import CONTRACT, HOP, N_FFT, N_MELS, SAMPLE_RATE, SILENCE, WINDOW_SECONDS
 
-from kelcore.data import Extracted, IndexedDataset, Track
+from kelcore.api import Extracted, IndexedDataset, Track
 
 from .dsp import features_at_host_rate, log_mel, mel_filterbank, mixdown, pool, resample
 

@@ -11,10 +11,8 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import FeatureContract, Options, Sequence
+from kelcore.api import ChainModel, FeatureContract, Options, Sequence, class_nll
 from kel_contracts.dynamics import BIN_WIDTH, CONTRACT, bin_centre
-from kelcore.layers import ChainModel
-from kelcore.metrics import class_nll
 
 SPEC = kelcore.get_spec("DynamicsEngine")
 BIN_CENTRES = torch.tensor([bin_centre(k) for k in range(SPEC.output_size)], dtype=torch.float32)

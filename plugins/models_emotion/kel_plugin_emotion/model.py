@@ -11,10 +11,8 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import FeatureContract, Options, Sequence
+from kelcore.api import ChainModel, FeatureContract, Options, Sequence, log_probs, pearson, rmse, stack_targets
 from kel_contracts.emotion import CONTRACT, GRID_BINS, grid_centre
-from kelcore.layers import ChainModel
-from kelcore.metrics import log_probs, pearson, rmse, stack_targets
 
 SPEC = kelcore.get_spec("EmotionRecognizer")
 GRID = GRID_BINS

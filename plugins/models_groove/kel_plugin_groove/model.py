@@ -12,10 +12,8 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import FeatureContract, Options, Sequence
+from kelcore.api import ChainModel, FeatureContract, Options, Sequence, stack_targets
 from kel_contracts.groove import CONTRACT, OFFSET_SCALE, STEPS
-from kelcore.layers import ChainModel
-from kelcore.metrics import stack_targets
 
 SPEC = kelcore.get_spec("GroovePredictor")
 HIDDEN = 48
