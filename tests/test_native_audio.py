@@ -242,15 +242,13 @@ int main(int argc, char** argv) {
 def test_plugin_emotion_path_matches_pytorch(demo_mono, tmp_path):
     """Python features -> standardisation -> PyTorch -> decoding, against the C++ path a plugin runs, at 48 kHz."""
     import json
-    import sys
 
     import torch
     from kel_plugin_emotion.model import EmotionRecognizer, expected_position
     from kel_plugin_rtneural import RTNeuralExporter
     from kelcore.api import ExportContext
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hostbench"))
-    from run import compile_flags  # noqa: E402  (hostbench is a script folder)
+    from kel_hostbench.native import compile_flags
 
     rate = 48_000
     samples = at_host_rate(demo_mono, rate)
