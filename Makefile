@@ -28,6 +28,7 @@ demo: setup
 	$(BIN)/kelcore data demo deam $(DEMO_DATA)/deam --seed 0
 	$(BIN)/kelcore data demo lakh $(DEMO_DATA)/lakh --seed 0
 	$(BIN)/kelcore data demo maestro $(DEMO_DATA)/maestro --seed 0
+	$(BIN)/kelcore data demo music21corpus $(DEMO_DATA)/music21corpus --seed 0
 	$(BIN)/kelcore run examples/quickstart.toml
 	$(BIN)/hostbench summary runs
 

@@ -30,8 +30,10 @@ def test_melody_perfect_predictions_and_bigram_baseline():
     assert metrics["top1"] == 1.0 and metrics["top5"] == 1.0 and metrics["perplexity"] == pytest.approx(1.0)
     train = [seq(np.zeros((4, 64)), [[60], [62], [60], [62]])]
     baseline = MelodyTransformer.baseline_metrics(train, [seq(np.zeros((3, 64)), [[60], [62], [60]])])
-    assert baseline.keys() == metrics.keys()
+    assert set(metrics) <= set(baseline) and metrics["bits_per_note"] == pytest.approx(0.0)
     assert baseline["top1"] == 1.0  # first note: unigram tie won by 60; then 60 -> 62 -> 60 exactly
+    assert baseline["majority_top1"] == pytest.approx(2 / 3) and baseline["bigram_top1"] == 1.0
+    assert baseline["bits_per_note"] == pytest.approx(np.log2(baseline["perplexity"]))
 
 
 def test_harmony_template_baseline_finds_the_triad():
@@ -42,7 +44,16 @@ def test_harmony_template_baseline_finds_the_triad():
     silent = np.zeros((1, 128))
     evaluate = [seq(np.concatenate([c_major, a_minor, silent]), [[0], [12 + 9], [60]])]
     metrics = HarmonyPredictor.baseline_metrics([], evaluate)
-    assert metrics == {"accuracy": 1.0, "top3": 1.0}
+    assert metrics["accuracy"] == metrics["template_accuracy"] == 1.0 and metrics["top3"] == 1.0
+
+
+def test_harmony_baseline_is_never_below_the_majority_class():
+    melody = np.zeros((4, 128))
+    melody[:, 62] = 1.0                                   # a lone D: the templates answer D:maj
+    train = [seq(np.zeros((3, 128)), [[7], [7], [0]])]    # G:maj is the commonest class in training
+    metrics = HarmonyPredictor.baseline_metrics(train, [seq(melody, [[7], [7], [7], [0]])])
+    assert metrics["template_accuracy"] == 0.0 and metrics["majority_accuracy"] == 0.75
+    assert metrics["accuracy"] == 0.75 and metrics["majority_top3"] == 1.0
 
 
 def test_dynamics_metrics_and_per_piece_mean_baseline():

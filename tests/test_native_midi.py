@@ -17,8 +17,8 @@ from conftest import SHARED
 from kel_contracts import dynamics as DYN
 from kel_contracts import groove as GRV
 from kel_contracts import melody as MEL
-from kel_plugin_midi_features import (dynamics_features, groove_features, harmony_features, load_song,
-                                      melody_features)
+from kel_plugin_midi_features import (dynamics_features, groove_features, harmony_features, harmony_steps,
+                                      load_song, melody_features)
 from kel_plugin_midi_features.native import build_midi_driver, compare_midi
 
 REAL = SHARED / "data" / "real"
@@ -206,10 +206,21 @@ def test_bar_map_follows_every_time_signature(tmp_path):
     starts, ends = song.bar_map.bars_before(song.end)
     assert list(starts[:6]) == [0.0, 4.0, 6.0, 9.0, 12.0, 15.0] and list(ends[:3]) == [4.0, 6.0, 9.0]
     inputs, _ = harmony_features(song)
-    assert len(inputs) == len(starts) == 7     # bars starting before the end (20.25)
+    assert len(starts) == 7                    # bars starting before the end (20.25)
+    assert len(inputs) == 4 + 2 + 5 * 3        # harmony contract 3: one step per beat of each bar
+    step_start, step_end = harmony_steps(song)
+    assert list(step_start[:7]) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0] and step_end[-1] == 21.0
     d, _ = dynamics_features(song)
     assert d[:, D["phrase_position"]][:4] == pytest.approx([0, 1 / 4, (1 + 0.25) / 4, 2 / 4])
     assert d[:, D["bar_position"]][[1, 2, 6]] == pytest.approx([0, 0.25, 1.75 / 3])
+
+
+def test_a_pickup_written_as_a_short_bar_gives_short_steps(tmp_path):
+    """A one-beat pickup (1/4, then 3/8): steps follow the bars, the last step of a 3/8 bar is half a beat."""
+    notes = [(t, 0.5, 70, 80) for t in (0.0, 1.0, 1.5, 2.5, 3.0, 4.0, 5.5, 6.0, 7.0)]
+    song = load_song(simple_song(tmp_path / "p.mid", signatures=[(0.0, 1, 4), (1.0, 3, 8)], notes=notes))
+    start, end = harmony_steps(song)
+    assert list(start[:5]) == [0.0, 1.0, 2.0, 2.5, 3.5] and list(end[:5]) == [1.0, 2.0, 2.5, 3.5, 4.0]
 
 
 def test_no_time_signature_is_four_four(tmp_path):

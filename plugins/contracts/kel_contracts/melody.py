@@ -18,6 +18,10 @@ PROXY_VELOCITY_CENTRE, PROXY_VELOCITY_SCALE = 64.0, 64.0
 MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
 MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 MIN_STEPS = 8
+# Training-side melody line: a track named with one of these words (a sung top voice first of all) ...
+MELODY_NAMES = ("melody", "vocal", "voice", "lead", "sing", "solo", "soprano", "sopran", "cantus", "canto",
+                "superius", "treble", "descant")
+DOUBLING_SHARE = 0.6                # ... else the highest track that does not double a lower one (this share)
 
 INPUTS = Layout((
     one_hot("prev_pitch_class", PITCH_CLASS_NAMES, "previous note's pitch class is {label} (all zero at the first "
@@ -40,7 +44,7 @@ OUTPUTS = Layout((Segment("pitch", 128, "probability that the next note is MIDI 
 
 CONTRACT = Contract(
     model="MelodyTransformer",
-    version="2.0.0",
+    version="2.1.0",
     datasets="lakh task = \"melody\", maestro task = \"melody\"",
     step="one note of the monophonic melody line, in onset order",
     plugin_supplies="the previous melody note (pitch, onset and duration in beats), the onset of the note to "
@@ -49,17 +53,22 @@ CONTRACT = Contract(
     inputs=INPUTS, input_normalisation="identity", outputs=OUTPUTS, output_normalisation="softmax",
     targets="[next_pitch], MIDI pitch 0..127 as a float", target_size=1,
     decoding="outputs are the next note's pitch distribution: argmax, top-k or sample from it.",
-    changes=("2.0.0: the tempo is the one in force at the note (not the file's first); positions follow every "
+    changes=("2.1.0: melody line (training): soprano-like names count as melody names, and the highest unnamed "
+             "track is skipped when it doubles a lower one (instrumental doublings above the voice).",
+             "2.0.0: the tempo is the one in force at the note (not the file's first); positions follow every "
              "time signature of the file (not only the first).",
              "1.0.0: first version."),
     constants={"duration_classes": DURATION_CLASSES, "positions": POSITIONS, "rest_beats": REST_BEATS,
                "tempo_scale": TEMPO_SCALE, "octaves": OCTAVES, "min_duration": MIN_DURATION,
                "proxy": [PROXY_VALENCE_MAJOR, PROXY_VALENCE_MINOR, PROXY_TEMPO_CENTRE, PROXY_TEMPO_SCALE,
                          PROXY_VELOCITY_CENTRE, PROXY_VELOCITY_SCALE],
-               "key_profiles": [MAJOR_PROFILE, MINOR_PROFILE], "min_steps": MIN_STEPS},
+               "key_profiles": [MAJOR_PROFILE, MINOR_PROFILE], "min_steps": MIN_STEPS,
+               "melody_line": [MELODY_NAMES, DOUBLING_SHARE]},
     details=(
-        "Melody line (training): a track named like a melody (melody, vocal, voice, lead, sing, solo), else the "
-        "pitched track with the highest mean pitch among those with at least 16 notes; reduced to its top line "
+        "Melody line (training): the first track named like a melody or a top voice (" + ", ".join(MELODY_NAMES)
+        + "), else, of the pitched tracks with at least 16 notes by mean pitch from the highest, the first that "
+        f"does not double a lower one (a track doubles another when at least {DOUBLING_SHARE:g} of its notes start "
+        "with a note of the same pitch class in the other, onsets on a 1/16-beat grid); reduced to its top line "
         "(of onsets within 1/16 beat keep the highest pitch).",
         "Duration class: the class c minimising |log2(max(duration, 0.001)) - log2(c)| (the first on a tie).",
         "Key and mode (training): the Krumhansl-Kessler profile, rotated to each of the 24 keys, that correlates "

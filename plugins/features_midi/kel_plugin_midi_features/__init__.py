@@ -1,6 +1,6 @@
 """Shared MIDI parsing and feature extraction for kelcore's MIDI dataset plugins (lakh, maestro, groove)."""
 from .features import (chord_labels, dynamics_features, emotion_proxy, estimate_key, groove_features,
-                       harmony_bars, harmony_features, melody_features, melody_part)
+                       harmony_bars, harmony_features, harmony_steps, melody_features, melody_part)
 from .song import BarMap, MidiError, Part, Song, TooShort, load_song
 
 
@@ -46,4 +46,4 @@ def check_midi(track, config):
 
 __all__ = ["feature_config", "BarMap", "emotion_proxy", "harmony_bars", "extracted", "parses", "check_midi",
            "TooShort", "MidiError", "Part", "Song", "load_song", "melody_features", "melody_part", "harmony_features",
-           "dynamics_features", "groove_features", "estimate_key", "chord_labels"]
+           "dynamics_features", "groove_features", "estimate_key", "chord_labels", "harmony_steps"]

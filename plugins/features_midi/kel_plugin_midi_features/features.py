@@ -13,7 +13,8 @@ from .song import Part, Song, TooShort
 MAJOR_PROFILE = np.array(MEL.MAJOR_PROFILE)
 MINOR_PROFILE = np.array(MEL.MINOR_PROFILE)
 DURATION_CLASSES = np.log2(np.array(MEL.DURATION_CLASSES))
-MELODY_NAMES = ("melody", "vocal", "voice", "lead", "sing", "solo")
+MELODY_NAMES = MEL.MELODY_NAMES
+DOUBLING_SHARE = MEL.DOUBLING_SHARE
 SKYLINE_TOLERANCE = 1 / 16          # beats: onsets closer than this are one onset of the top line
 SIXTEENTHS_PER_BEAT = 4.0           # melody position: round(4 x beats since the bar start) mod POSITIONS
 MIN_STEPS = MEL.MIN_STEPS
@@ -67,14 +68,30 @@ def skyline(onset: np.ndarray, duration: np.ndarray, pitch: np.ndarray,
     return np.asarray(keep)
 
 
+def doubles(upper: Part, lower: Part) -> bool:
+    """True when at least DOUBLING_SHARE of ``upper``'s notes start with a note of the same pitch class in
+    ``lower`` (onsets on a 1/16-beat grid): an instrument doubling a voice, in unison or octaves."""
+    if len(upper.pitch) == 0:
+        return False
+    grid = 1 / SKYLINE_TOLERANCE
+    theirs = set(zip(np.round(lower.onset * grid).astype(np.int64).tolist(), (lower.pitch % 12).tolist()))
+    mine = zip(np.round(upper.onset * grid).astype(np.int64).tolist(), (upper.pitch % 12).tolist())
+    return sum(note in theirs for note in mine) >= DOUBLING_SHARE * len(upper.pitch)
+
+
 def melody_part(song: Song) -> Part:
-    """The melody line: a track named like a melody, else the pitched track with the highest mean pitch
-    among those with at least 16 notes; reduced to a monophonic top line."""
+    """The melody line (kel_contracts.melody): a track named like a melody or a top voice, else the pitched track
+    with the highest mean pitch among those with at least 16 notes that does not double a lower one (an oboe or
+    violin doubling the soprano leaves the soprano); reduced to a monophonic top line."""
     candidates = [p for p in song.pitched() if len(p.pitch) >= 16] or song.pitched()
     if not candidates:
         raise TooShort("no pitched notes (drums only)")
     named = [p for p in candidates if any(word in p.name.lower() for word in MELODY_NAMES)]
-    chosen = named[0] if named else max(candidates, key=lambda p: float(p.pitch.mean()))
+    if named:
+        chosen = named[0]
+    else:
+        ranked = sorted(candidates, key=lambda p: -float(p.pitch.mean()))
+        chosen = next((p for i, p in enumerate(ranked) if not any(doubles(p, q) for q in ranked[i + 1:])), ranked[0])
     keep = skyline(chosen.onset, chosen.duration, chosen.pitch)
     return Part(chosen.name, chosen.program, False, chosen.onset[keep], chosen.duration[keep], chosen.pitch[keep],
                 chosen.velocity[keep])
@@ -128,6 +145,9 @@ def _templates(intervals: tuple[int, ...]) -> np.ndarray:
 TEMPLATES = np.concatenate([_templates(q) for q in QUALITY_INTERVALS]
                            + [_templates(HAR.AUGMENTED_INTERVALS), _templates(HAR.SUSPENDED_INTERVALS)])
 TEMPLATE_CLASSES = np.array(list(range(12 * len(QUALITY_INTERVALS))) + [AUG_CLASS] * 12 + [SUS_CLASS] * 12)
+TEMPLATE_ROOTS = np.tile(np.arange(12), len(QUALITY_INTERVALS) + 2)
+SPECIALS = (TEMPLATE_CLASSES >= 60).astype(float)   # augmented and suspended templates
+SEVENTHS = np.concatenate([np.full(12, len(q) == 4) for q in QUALITY_INTERVALS] + [np.zeros(24, bool)]).astype(float)
 
 
 def bar_activity(parts: list[Part], bar_start: np.ndarray, bar_end: np.ndarray, size: int) -> np.ndarray:
@@ -152,17 +172,27 @@ def bar_activity(parts: list[Part], bar_start: np.ndarray, bar_end: np.ndarray, 
     return activity
 
 
-def chord_labels(profiles: np.ndarray) -> np.ndarray:
-    """64-class chord per bar from pitch-class profiles ``[n, 12]`` by template matching.
+def chord_labels(profiles: np.ndarray, pitches: np.ndarray | None = None) -> np.ndarray:
+    """64-class chord per step from pitch-class profiles ``[n, 12]`` (and the 128-pitch activity ``[n, 128]``,
+    whose lowest sounding pitch is the bass) by template matching (kel_contracts.harmony: ESTIMATOR).
 
-    Score = energy on chord tones - OFF_PENALTY x energy off them - NOTE_PENALTY per template note (a triad wins
-    over its seventh chord unless the seventh sounds). Silent bars are no chord; a best match covering less than
-    OTHER_BELOW of the energy is "other".
+    Score of a template = share of the energy on its chord tones - OFF_PENALTY x share off them - NOTE_PENALTY per
+    template note - SEVENTH_PENALTY for a seventh chord - SPECIAL_PENALTY for an augmented or suspended triad
+    + BASS_ROOT_BONUS when the bass is its root + BASS_TONE_BONUS when the bass is one of its tones (a triad with a
+    passing tone stays the triad; the bass decides between a triad and its relative's seventh chord). Silent steps are no chord; a best match covering less than OTHER_BELOW
+    of the energy is "other".
     """
     total = profiles.sum(axis=1)
     normalised = profiles / np.maximum(total[:, None], 1e-9)
     on = normalised @ TEMPLATES.T
-    scores = on - HAR.OFF_PENALTY * (1 - on) - HAR.NOTE_PENALTY * TEMPLATES.sum(axis=1)[None, :]
+    scores = (on - HAR.OFF_PENALTY * (1 - on) - HAR.NOTE_PENALTY * TEMPLATES.sum(axis=1)[None, :]
+              - HAR.SEVENTH_PENALTY * SEVENTHS[None, :] - HAR.SPECIAL_PENALTY * SPECIALS[None, :])
+    if pitches is not None and len(pitches):
+        sounding = pitches > 0
+        bass = np.where(sounding.any(axis=1), sounding.argmax(axis=1) % 12, -1)
+        has_bass = bass >= 0
+        scores += HAR.BASS_ROOT_BONUS * ((TEMPLATE_ROOTS[None, :] == bass[:, None]) & has_bass[:, None])
+        scores += HAR.BASS_TONE_BONUS * (TEMPLATES[:, np.maximum(bass, 0)].T > 0) * has_bass[:, None]
     best = scores.argmax(axis=1)
     labels = TEMPLATE_CLASSES[best].copy()
     labels[on[np.arange(len(best)), best] < HAR.OTHER_BELOW] = OTHER_CLASS
@@ -171,8 +201,19 @@ def chord_labels(profiles: np.ndarray) -> np.ndarray:
 
 
 def harmony_bars(song: Song) -> tuple[np.ndarray, np.ndarray]:
-    """(start, end) of the harmony steps: every bar of the time-signature map that starts before the song ends."""
+    """(start, end) of every bar of the time-signature map that starts before the song ends."""
     return song.bar_map.bars_before(song.end)
+
+
+def harmony_steps(song: Song) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of the harmony steps (kel_contracts.harmony: STEP_BEATS): every bar cut into steps of
+    STEP_BEATS beats from its start, the last one cut short at the bar's end."""
+    bar_start, bar_end = harmony_bars(song)
+    counts = np.maximum(np.ceil((bar_end - bar_start) / HAR.STEP_BEATS - 1e-9).astype(np.int64), 1)
+    bar = np.repeat(np.arange(len(bar_start)), counts)
+    within = np.arange(len(bar)) - np.repeat(np.cumsum(counts) - counts, counts)
+    start = bar_start[bar] + within * HAR.STEP_BEATS
+    return start, np.minimum(start + HAR.STEP_BEATS, bar_end[bar])
 
 
 def normalised_activity(activity: np.ndarray) -> np.ndarray:
@@ -181,13 +222,14 @@ def normalised_activity(activity: np.ndarray) -> np.ndarray:
 
 
 def harmony_features(song: Song, line: Part | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """HarmonyPredictor inputs [bars, 128] (melody pitch activity / bar max) and targets [bars, 1]."""
+    """HarmonyPredictor inputs [steps, 128] (melody pitch activity / step max) and targets [steps, 1]."""
     line = line if line is not None else melody_part(song)
-    start, end = harmony_bars(song)
-    if len(start) < HAR.MIN_BARS:
-        raise TooShort(f"{len(start)} bars, fewer than {HAR.MIN_BARS}")
+    if len(harmony_bars(song)[0]) < HAR.MIN_BARS:
+        raise TooShort(f"{len(harmony_bars(song)[0])} bars, fewer than {HAR.MIN_BARS}")
+    start, end = harmony_steps(song)
     inputs = normalised_activity(bar_activity([line], start, end, HAR.CONTRACT.inputs.size))
-    chords = chord_labels(bar_activity(song.pitched(), start, end, 12))
+    everything = song.pitched()
+    chords = chord_labels(bar_activity(everything, start, end, 12), bar_activity(everything, start, end, 128))
     return inputs.astype(np.float32), chords.astype(np.float32)[:, None]
 
 

@@ -155,12 +155,27 @@ inline int decodeMelodyArgmax(const float* probabilities) noexcept {
 }
 
 // ============================================================================================ HarmonyPredictor
-/// Accumulates the melody notes as they arrive and gives each bar's 128-vector (duration-weighted pitch activity
-/// in [start, end), divided by the bar's maximum). Notes that end by a computed bar's end are forgotten.
+/// Accumulates the melody notes as they arrive and gives each step's 128-vector (duration-weighted pitch activity
+/// in [start, end), divided by the step's maximum). A step is one beat of the bar (kel::contracts::harmony, version
+/// 3): the bar [b, b + L) from the host's play head gives steps [b + k, min(b + k + 1, b + L)), k = 0, 1, ...
+/// (stepsOfBar / stepBounds). Notes that end by a computed step's end are forgotten.
 class HarmonyFeatures {
 public:
     static constexpr int kSize = contracts::harmony::kInputSize;
-    static constexpr int kCapacity = 2048;   ///< notes still sounding or not yet in a computed bar
+    static constexpr int kCapacity = 2048;   ///< notes still sounding or not yet in a computed step
+    static constexpr double kStepBeats = contracts::harmony::kStepBeats;  ///< one step per beat of the bar
+
+    /// How many steps the bar [barStartBeats, barEndBeats) has (the last one may be short; at least one).
+    static int stepsOfBar(double barStartBeats, double barEndBeats) noexcept {
+        const int n = static_cast<int>(std::ceil((barEndBeats - barStartBeats) / kStepBeats - 1e-9));
+        return n > 1 ? n : 1;
+    }
+
+    /// [start, end) of step `k` of the bar [barStartBeats, barEndBeats).
+    static void stepBounds(double barStartBeats, double barEndBeats, int k, double& start, double& end) noexcept {
+        start = barStartBeats + static_cast<double>(k) * kStepBeats;
+        end = start + kStepBeats < barEndBeats ? start + kStepBeats : barEndBeats;
+    }
 
     void reset() noexcept {
         count_ = 0;
@@ -178,9 +193,12 @@ public:
         return true;
     }
 
-    /// The bar [startBeats, endBeats)'s input vector; call once per bar, in order, after adding every note that
-    /// starts before endBeats. `endBeats` is the next bar's start (start + length of the time signature).
-    void computeBar(float* out, double startBeats, double endBeats) noexcept {
+    /// The step [startBeats, endBeats)'s input vector; call once per step, in order, after adding every note that
+    /// starts before endBeats (stepBounds gives the bounds from the host's bar).
+    /// Deprecated (contract 2, one step per bar): the same computation over any [startBeats, endBeats).
+    void computeBar(float* out, double startBeats, double endBeats) noexcept { computeStep(out, startBeats, endBeats); }
+
+    void computeStep(float* out, double startBeats, double endBeats) noexcept {
         std::array<double, kSize> activity{};
         for (int i = 0; i < count_; ++i) {
             const Held& n = notes_[static_cast<std::size_t>(i)];
@@ -194,7 +212,7 @@ public:
             peak = a > peak ? a : peak;
         for (int p = 0; p < kSize; ++p)
             out[p] = peak > 0.0 ? static_cast<float>(activity[static_cast<std::size_t>(p)] / peak) : 0.0f;
-        int kept = 0;   // forget notes that end by this bar's end (stable: keeps the summation order)
+        int kept = 0;   // forget notes that end by this step's end (stable: keeps the summation order)
         for (int i = 0; i < count_; ++i)
             if (notes_[static_cast<std::size_t>(i)].end > endBeats)
                 notes_[static_cast<std::size_t>(kept++)] = notes_[static_cast<std::size_t>(i)];

@@ -158,15 +158,15 @@ int main(int argc, char** argv) {
         }
     }
 
-    // HarmonyPredictor: the bar's melody notes -> a chord name.
+    // HarmonyPredictor: each beat's melody notes -> a chord name (one step per beat of the bar).
     kel::HarmonyFeatures harmonyFeatures;
     float x128[c::harmony::kInputSize];
     for (int i = 0; i < notes; ++i)
         harmonyFeatures.addNote(phrase[i]);
-    for (int b = 0; b < 2; ++b) {
-        harmonyFeatures.computeBar(x128, 4.0 * b, 4.0 * (b + 1));
+    for (int b = 0; b < 8; ++b) {
+        harmonyFeatures.computeStep(x128, 1.0 * b, 1.0 * (b + 1));
         if (const float* chords = harmony.step(x128))
-            std::printf("harmony bar %d: %s\n", b, kel::chordName(kel::decodeHarmony(chords)));
+            std::printf("harmony beat %d: %s\n", b, kel::chordName(kel::decodeHarmony(chords)));
         else
             printFeatures("harmony (pitches 56..63)", x128 + 56, 8);
     }

@@ -244,19 +244,26 @@ Result runMelody(const Song& s) {
 
 Result runHarmony(const Song& s) {
     Result r{"harmony", kel::HarmonyFeatures::kSize, {}, 0, 0, 0};
-    r.values.assign(s.harmonyStart.size() * static_cast<std::size_t>(r.cols), 0.0f);
+    std::size_t steps = 0;   // the steps of every bar, as the plugin derives them from the host's bar
+    for (std::size_t b = 0; b < s.harmonyStart.size(); ++b)
+        steps += static_cast<std::size_t>(kel::HarmonyFeatures::stepsOfBar(s.harmonyStart[b], s.harmonyEnd[b]));
+    r.values.assign(steps * static_cast<std::size_t>(r.cols), 0.0f);
     static kel::HarmonyFeatures features;   // construction: prepare time (large: not on the stack)
     startCounting();
     features.reset();
-    std::size_t next = 0;
+    std::size_t next = 0, row = 0;
     for (std::size_t b = 0; b < s.harmonyStart.size(); ++b) {
-        while (next < s.melody.size() && s.melody[next].onsetBeats < s.harmonyEnd[b])
-            features.addNote(s.melody[next++]);
-        features.computeBar(r.values.data() + b * static_cast<std::size_t>(r.cols), s.harmonyStart[b],
-                             s.harmonyEnd[b]);
+        const int n = kel::HarmonyFeatures::stepsOfBar(s.harmonyStart[b], s.harmonyEnd[b]);
+        for (int k = 0; k < n; ++k, ++row) {
+            double start = 0.0, end = 0.0;
+            kel::HarmonyFeatures::stepBounds(s.harmonyStart[b], s.harmonyEnd[b], k, start, end);
+            while (next < s.melody.size() && s.melody[next].onsetBeats < end)
+                features.addNote(s.melody[next++]);
+            features.computeStep(r.values.data() + row * static_cast<std::size_t>(r.cols), start, end);
+        }
     }
     r.allocations = stopCounting();
-    r.rows = static_cast<long long>(s.harmonyStart.size());
+    r.rows = static_cast<long long>(steps);
     r.dropped = features.dropped();
     return r;
 }

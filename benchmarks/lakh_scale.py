@@ -1,0 +1,132 @@
+"""Lakh at scale: build a Lakh-layout tree of N real-derived MIDI files and measure index, cold and warm preparation.
+
+The files are real music: music21's Bach chorales and folk tunes converted by the music21corpus plugin (kept in
+``--source``, converted once), each copy made byte-distinct by a text event naming its number (the notes are the
+source's, so per-file work is that of a real multi-part file), written as ``lmd_full/<md5[0]>/<md5>.mid``.
+Measured through the Lakh plugin's own path (index -> cached parallel extraction -> split), with every core:
+
+    python benchmarks/lakh_scale.py                 # 3,000 files
+    python benchmarks/lakh_scale.py --files 200 --quick
+    python benchmarks/lakh_scale.py --full          # 176,581 files (the size of LMD-full)
+
+Prints files/s and peak memory of each phase (run in a fresh process: its own peak, and its largest worker's);
+--json writes them.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+FULL = 176_581
+
+
+def peak_mb() -> tuple[float, float]:
+    """(this process, largest finished child) peak resident memory in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def sources(folder: Path, pieces: int) -> list[bytes]:
+    """MIDI bytes of real pieces (converted once into ``folder``)."""
+    from kel_plugin_music21_corpus.dataset import load_index
+
+    index = load_index(folder, ["chorales"], pieces)
+    return [(folder / p["midi"]).read_bytes() for p in index["pieces"] if "midi" in p]
+
+
+def distinct(data: bytes, number: int) -> bytes:
+    """The file with a text meta event naming ``number`` prepended to its first track (a byte-distinct copy)."""
+    text = f"copy {number}".encode()
+    event = b"\x00\xff\x01" + bytes([len(text)]) + text
+    start = data.index(b"MTrk")
+    length = int.from_bytes(data[start + 4:start + 8], "big") + len(event)
+    return data[:start + 4] + length.to_bytes(4, "big") + event + data[start + 8:]
+
+
+def build_tree(root: Path, files: int, pool: list[bytes]) -> float:
+    started = time.perf_counter()
+    for number in range(files):
+        data = distinct(pool[number % len(pool)], number)
+        md5 = hashlib.md5(data).hexdigest()
+        target = root / "lmd_full" / md5[0] / f"{md5}.mid"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return time.perf_counter() - started
+
+
+def measure(files: int, workdir: Path, source: Path, workers: int | None, pieces: int = 120) -> dict:
+    from kel_plugin_lakh.dataset import read_index
+
+    pool = sources(source, min(files, pieces))
+    root, cache = workdir / "lakh", workdir / "cache"
+    result: dict = {"files": files, "workers": workers or os.cpu_count(), "source_pieces": len(pool)}
+    result["build_s"] = build_tree(root, files, pool)
+    result["tree_mb"] = sum(p.stat().st_size for p in root.rglob("*.mid")) / 1e6
+    started = time.perf_counter()
+    listed = len(read_index(root))
+    result["index_s"] = time.perf_counter() - started
+    assert listed == files, (listed, files)
+    for phase in ("cold", "warm"):
+        # each phase in a fresh process, so that its peak memory is its own
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            result[phase] = pool.submit(prepare_phase, root, cache, workdir / f"run-{phase}", workers).result()
+        result[phase]["files_per_s"] = files / result[phase]["seconds"]
+    return result
+
+
+def prepare_phase(root: Path, cache: Path, run_dir: Path, workers: int | None) -> dict:
+    """The Lakh plugin's prepare() (index, cached parallel extraction, split); seconds, usable, peak memory."""
+    from kelcore.api import RunContext
+    from kel_plugin_lakh import LakhDataset
+
+    dataset = LakhDataset(LakhDataset.Options(root=root, task="melody", cache_dir=cache, workers=workers))
+    started = time.perf_counter()
+    data = dataset.prepare(RunContext(run_dir=run_dir, seed=0, job="scale", progress=False))
+    seconds = time.perf_counter() - started
+    own, child = peak_mb()
+    return {"seconds": seconds, "usable": data.report.usable, "peak_mb_main": own, "peak_mb_worker": child}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=3000)
+    parser.add_argument("--full", action="store_true", help=f"{FULL:,} files (LMD-full's size)")
+    parser.add_argument("--quick", action="store_true", help="200 files from 20 chorales (the test runs this)")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the tree goes (default: a temp folder)")
+    parser.add_argument("--source", type=Path, default=Path(tempfile.gettempdir()) / "kel-lakh-scale-source",
+                        help="folder for the converted source pieces (reused)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    files = FULL if args.full else 200 if args.quick else args.files
+    workdir = Path(tempfile.mkdtemp(prefix="kel-lakh-scale-", dir=args.workdir))
+    try:
+        result = measure(files, workdir, args.source, args.workers, 20 if args.quick else 120)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"Lakh-layout tree of {files:,} real-derived MIDI files ({result['tree_mb']:.0f} MB, from "
+          f"{result['source_pieces']} chorales), {result['workers']} workers")
+    print(f"  build {result['build_s']:.1f} s, index {result['index_s']:.1f} s")
+    for phase in ("cold", "warm"):
+        row = result[phase]
+        print(f"  {phase:4s} prepare {row['seconds']:7.1f} s  {row['files_per_s']:8.0f} files/s  usable "
+              f"{row['usable']:,}  peak memory main {row['peak_mb_main']:.0f} MB, "
+              f"worker {row['peak_mb_worker']:.0f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""music21's bundled corpus of real scores as the melody and harmony tasks (the Lakh contracts).
+
+``root`` is the folder the plugin converts the chosen collections into, once: ``midi/<collection>/<piece>.mid``
+(see :mod:`.convert`) and ``music21corpus.json``, the index (every piece's source, title, melody fingerprint and
+group, and the pieces that could not be converted, with the reason). A root whose index was written for other
+options is converted again. Features are then read from the MIDI files by the shared MIDI library, exactly like
+Lakh's.
+
+Groups (no leak between splits): pieces whose melodies share at least half of the transposition-invariant 8-note
+interval patterns of the shorter one are one group (the same tune harmonised twice, exact and near duplicates,
+folk-tune variants); chorales with the same title (the same hymn tune) are one group too.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from kelcore.api import DatasetOptions, Extracted, IndexedDataset, Track, parallel_map
+from kel_plugin_midi_features import (MidiError, TooShort, check_midi, extracted, feature_config, harmony_features,
+                                      load_song, melody_features, melody_part)
+
+from .convert import CONVERTER_VERSION, write_score
+
+TASKS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor"}
+INDEX_FILE = "music21corpus.json"
+# collection -> (folder of music21's corpus, file patterns, files to leave out)
+COLLECTIONS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "chorales": ("bach", ("*.mxl", "*.xml"), ()),
+    "palestrina": ("palestrina", ("*.krn",), ()),
+    "monteverdi": ("monteverdi", ("*.mxl",), ()),
+    "essen": ("essenFolksong", ("*.abc",), ("test0.abc", "test1.abc", "testd.abc")),
+    "ryans": ("ryansMammoth", ("*.abc",), ()),
+    "oneills": ("oneills1850", ("*.abc",), ()),
+}
+ALIASES = {"folk": ("essen", "ryans", "oneills")}
+OPUS = {"essen", "ryans", "oneills"}   # ABC files holding many tunes each
+NGRAM = 7                      # intervals: 8-note patterns
+DEMO_PIECES = 120             # `kelcore data demo music21corpus`: the first 120 chorales (~20 s on 2 cores)
+SAME_TUNE_SHARE = 0.5          # share of the shorter melody's patterns found in the other -> one group
+Collection = Literal["chorales", "palestrina", "monteverdi", "essen", "ryans", "oneills", "folk"]
+
+
+class Music21CorpusOptions(DatasetOptions):
+    root: Path = Field(description="folder the corpus is converted into (created and filled on first use)")
+    task: Literal["melody", "harmony"] = Field("melody", description="which model's features to produce")
+    collections: list[Collection] = Field(["chorales"], description="music21 corpus collections (folk = essen + "
+                                                                     "ryans + oneills)")
+    max_pieces: int | None = Field(None, ge=1, description="convert at most this many pieces (in corpus order)")
+
+
+def corpus_dir() -> Path:
+    import music21.corpus
+
+    return Path(music21.corpus.__file__).parent
+
+
+def expand(collections: list[str]) -> list[str]:
+    out: list[str] = []
+    for name in collections:
+        for item in ALIASES.get(name, (name,)):
+            if item not in out:
+                out.append(item)
+    return out
+
+
+def source_files(collection: str) -> list[Path]:
+    folder, patterns, skip = COLLECTIONS[collection]
+    base = corpus_dir() / folder
+    files = {p for pattern in patterns for p in base.glob(pattern) if p.name not in skip}
+    return sorted(files)
+
+
+def _fingerprint(path: Path) -> list[int] | None:
+    try:
+        line = melody_part(load_song(path))
+    except (MidiError, TooShort):
+        return None
+    return [int(p) for p in line.pitch]
+
+
+def convert_source(job: tuple[str, str, str, int | None]) -> list[dict]:
+    """Worker: the pieces of one corpus file (an opus holds many; at most ``limit``) -> MIDI under ``out``; never
+    raises."""
+    collection, source, out, limit = job
+    from music21 import converter, stream
+
+    source_path = Path(source)
+    base = {"collection": collection, "source": str(source_path.relative_to(corpus_dir()))}
+    try:
+        parsed = converter.parse(source_path)
+    except Exception as exc:  # noqa: BLE001 - one bad file must not end the conversion
+        return [{**base, "id": f"{collection}/{source_path.stem}", "problem": f"music21 could not parse it: "
+                                                                               f"{type(exc).__name__}: {exc}"}]
+    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    scores = scores[:limit] if limit is not None else scores
+    pieces = []
+    for number, score in enumerate(scores):
+        suffix = f"-{number:04d}" if isinstance(parsed, stream.Opus) else ""
+        piece_id = f"{collection}/{source_path.stem}{suffix}"
+        title = (score.metadata.title if score.metadata is not None and score.metadata.title else "") or ""
+        entry = {**base, "id": piece_id, "title": str(title)}
+        try:
+            midi = write_score(score, Path(out) / "midi" / collection / f"{source_path.stem}{suffix}.mid")
+        except Exception as exc:  # noqa: BLE001
+            pieces.append({**entry, "problem": f"could not be written as MIDI: {type(exc).__name__}: {exc}"})
+            continue
+        pieces.append({**entry, "midi": str(midi.relative_to(out)), "melody": _fingerprint(midi)})
+    return pieces
+
+
+def _patterns(melody: list[int] | None) -> set[tuple[int, ...]]:
+    if not melody or len(melody) <= NGRAM:
+        return set()
+    steps = [b - a for a, b in zip(melody, melody[1:])]
+    return {tuple(steps[i:i + NGRAM]) for i in range(len(steps) - NGRAM + 1)}
+
+
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def group_pieces(pieces: list[dict]) -> list[str]:
+    """A group id per piece (the id of the group's first piece): same tune -> same group."""
+    parent = list(range(len(pieces)))
+
+    def union(a: int, b: int) -> None:
+        ra, rb = _find(parent, a), _find(parent, b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    patterns = [_patterns(p.get("melody")) for p in pieces]
+    holders: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for index, found in enumerate(patterns):
+        for pattern in found:
+            holders[pattern].append(index)
+    for index, found in enumerate(patterns):
+        shared: dict[int, int] = defaultdict(int)
+        for pattern in found:
+            for other in holders[pattern]:
+                if other != index:
+                    shared[other] += 1
+        for other, count in shared.items():
+            if count >= SAME_TUNE_SHARE * min(len(found), len(patterns[other])):
+                union(index, other)
+    titles: dict[str, int] = {}
+    for index, piece in enumerate(pieces):
+        title = re.sub(r"\W+", " ", piece.get("title", "")).strip().lower()
+        if piece["collection"] == "chorales" and title:
+            union(index, titles.setdefault(title, index))
+    return [pieces[_find(parent, i)]["id"] for i in range(len(pieces))]
+
+
+def materialise(root: Path, collections: list[str], max_pieces: int | None = None, workers: int | None = None,
+                progress: bool | None = None, demo: bool = False) -> dict:
+    """Convert the collections into ``root`` and write its index; returns the index. A ``demo`` index is a
+    deliberate selection: read without ``max_pieces`` it is used as it is."""
+    import music21
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    names = expand(collections)
+    config = {"collections": names, "max_pieces": max_pieces, "converter": CONVERTER_VERSION,
+              "music21": music21.__version__, "demo": demo}
+    pieces: list[dict] = []
+    for collection in names:
+        files = source_files(collection)
+        while files and (max_pieces is None or len(pieces) < max_pieces):
+            # an opus file (ABC) holds many pieces: with max_pieces, convert a few files at a time and stop early
+            left = None if max_pieces is None else max_pieces - len(pieces)
+            size = len(files) if left is None else left if collection not in OPUS else max(1, min(left, workers or 2))
+            batch, files = files[:size], files[size:]
+            jobs = [(collection, str(f), str(root), left) for f in batch]
+            for _, found in parallel_map(convert_source, jobs, workers, f"converting {collection}", progress,
+                                         chunksize=1):
+                pieces.extend(found)
+    if max_pieces is not None:
+        pieces = pieces[:max_pieces]
+    usable = [p for p in pieces if "problem" not in p]
+    for piece, group in zip(usable, group_pieces(usable)):
+        piece["group"] = group
+    index = {"config": config, "pieces": pieces}
+    (root / INDEX_FILE).write_text(json.dumps(index, indent=0), encoding="utf-8")
+    return index
+
+
+def load_index(root: Path, collections: list[str], max_pieces: int | None, workers: int | None = None) -> dict:
+    """The index in ``root`` if it was written for these collections and holds the pieces asked for (the first
+    ``max_pieces`` of a larger conversion will do; without ``max_pieces`` a demo selection is used as it is), else a
+    fresh conversion."""
+    import music21
+
+    path = Path(root) / INDEX_FILE
+    if path.exists():
+        index = json.loads(path.read_text(encoding="utf-8"))
+        config = index.get("config", {})
+        same = (config.get("collections") == expand(collections) and config.get("converter") == CONVERTER_VERSION
+                and config.get("music21") == music21.__version__)
+        complete = (config.get("max_pieces") is None or (max_pieces is None and config.get("demo"))
+                    or (max_pieces is not None and max_pieces <= config["max_pieces"]))
+        if same and complete:
+            if max_pieces is not None:
+                index = {**index, "pieces": index["pieces"][:max_pieces]}
+            return index
+    return materialise(Path(root), collections, max_pieces, workers)
+
+
+def tracks_of(root: Path, index: dict) -> list[Track]:
+    tracks = []
+    for piece in index["pieces"]:
+        if "problem" in piece:   # counted as a problem by extract (the source file stands in for the MIDI)
+            tracks.append(Track(piece["id"], corpus_dir() / piece["source"], piece["id"], labels=piece["problem"]))
+        else:
+            tracks.append(Track(piece["id"], Path(root) / piece["midi"], piece["group"]))
+    return tracks
+
+
+def _harmony(song, *_):
+    if sum(1 for part in song.pitched() if len(part.pitch)) < 2:
+        raise TooShort("a single part: no harmony to estimate")
+    return harmony_features(song)
+
+
+def extract(track: Track, config: Any) -> Extracted:
+    if track.labels:
+        return Extracted(kind="corrupt", reason=str(track.labels))
+    return extracted(melody_features if config["task"] == "melody" else _harmony, track.path)
+
+
+def check(track: Track, config: Any) -> Extracted:
+    if track.labels:
+        return Extracted(kind="corrupt", reason=str(track.labels))
+    return check_midi(track, config)
+
+
+class Music21CorpusDataset(IndexedDataset):
+    """music21's corpus -> melody (one step per note) or harmony sequences, same contracts as Lakh."""
+
+    Options = Music21CorpusOptions
+    name = "music21corpus"
+    tasks = TASKS
+    target_size = 1
+    real = True           # real music (not synthesised): the run report can say so
+    extract = staticmethod(extract)
+    check = staticmethod(check)
+
+    def read_index(self, root: Path) -> list[Track]:
+        index = load_index(root, list(self.options.collections), self.options.max_pieces, self.options.workers)
+        return tracks_of(root, index)
+
+    def feature_config(self) -> Any:
+        return feature_config(self)
+
+    def provenance(self) -> str:
+        """What the data is, for the run report: real scores from music21's corpus (never synthetic)."""
+        return f"real: music21 corpus ({', '.join(expand(list(self.options.collections)))})"
+
+    @classmethod
+    def write_demo(cls, path: Path, seed: int = 0, collections: tuple[str, ...] = ("chorales",),
+                   max_pieces: int | None = DEMO_PIECES) -> None:
+        """Not synthetic: converts the first DEMO_PIECES of music21's Bach chorales (real scores; ``max_pieces=None``
+        for all ~410) into ``path``; ``seed`` is unused (the corpus is what it is)."""
+        materialise(Path(path), list(collections), max_pieces, demo=True)

@@ -1,0 +1,136 @@
+"""The music21 corpus plugin (real scores as the Lakh contracts), the harmony targets against expert analyses, the
+melody line on multi-part files. Small selections only: the whole file runs in well under a minute."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import mido
+import numpy as np
+import pytest
+
+pytest.importorskip("music21")
+
+from conftest import REPO
+from kel_contracts import harmony as HAR
+from kel_plugin_midi_features import chord_labels, harmony_features, harmony_steps, load_song, melody_part
+from kel_plugin_music21_corpus import Music21CorpusDataset
+from kel_plugin_music21_corpus.dataset import INDEX_FILE, extract, group_pieces, materialise
+from kelcore.api import RunContext
+
+
+@pytest.fixture(scope="module")
+def chorales(tmp_path_factory):
+    root = tmp_path_factory.mktemp("m21")
+    materialise(root, ["chorales"], max_pieces=8, workers=1)
+    return root
+
+
+def test_materialise_writes_midi_an_index_and_the_pickup_as_a_short_bar(chorales):
+    index = json.loads((chorales / INDEX_FILE).read_text())
+    assert len(index["pieces"]) == 8 and not any("problem" in p for p in index["pieces"])
+    first = index["pieces"][0]
+    assert first["id"] == "chorales/bwv1.6" and (chorales / first["midi"]).exists()
+    song = load_song(chorales / first["midi"])
+    assert song.signatures[:2] == [(0.0, 1, 4), (1.0, 4, 4)]       # one-beat pickup, then 4/4
+    assert [p.name for p in song.pitched()][:2] == ["Horn 2", "Soprano"]
+    assert melody_part(song).name == "Soprano"
+
+
+def test_dataset_prepares_melody_and_harmony_with_the_lakh_contracts(chorales, tmp_path):
+    for task, width in (("melody", 64), ("harmony", 128)):
+        options = Music21CorpusDataset.Options(root=chorales, task=task, max_pieces=8, cache_dir=tmp_path / "c",
+                                               workers=1)
+        dataset = Music21CorpusDataset(options)
+        assert dataset.produces == {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor"}[task]
+        data = dataset.prepare(RunContext(run_dir=tmp_path / task, seed=0, job="t"))
+        sequences = data.train + data.validation + data.test
+        assert data.report.usable == 8 and all(s.inputs.shape[1] == width for s in sequences)
+        groups = {s.group: set() for s in sequences}
+        for side in ("train", "validation", "test"):
+            for s in getattr(data, side):
+                groups[s.group].add(side)
+        assert all(len(sides) == 1 for sides in groups.values())     # no tune on two sides
+
+
+def test_groups_join_the_same_tune_transposed_and_chorales_of_one_title():
+    tune = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71, 69, 67, 65, 64]
+    other = [60, 59, 57, 59, 60, 55, 57, 53, 55, 60, 62, 63, 62, 60, 58, 57, 55]
+    pieces = [{"id": "a", "collection": "chorales", "melody": tune, "title": "X"},
+              {"id": "b", "collection": "chorales", "melody": [p + 5 for p in tune[:-2]], "title": "Y"},
+              {"id": "c", "collection": "chorales", "melody": other, "title": "Z"},
+              {"id": "d", "collection": "chorales", "melody": None, "title": "z!"},
+              {"id": "e", "collection": "essen", "melody": [p + 2 for p in other[::-1]], "title": "Z"}]
+    assert group_pieces(pieces) == ["a", "a", "c", "c", "e"]
+
+
+def test_a_single_part_piece_has_no_harmony_and_is_counted(tmp_path):
+    from kelcore.api import Track
+
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name="tune")])
+    for i in range(40):
+        track += [mido.Message("note_on", note=60 + i % 7, velocity=80, time=0),
+                  mido.Message("note_off", note=60 + i % 7, velocity=0, time=480)]
+    midi.tracks.append(track)
+    midi.save(tmp_path / "one.mid")
+    result = extract(Track("one", tmp_path / "one.mid", "one"), {"task": "harmony"})
+    assert result.kind == "unsupported" and "single part" in result.reason
+    assert extract(Track("one", tmp_path / "one.mid", "one"), {"task": "melody"}).kind == ""
+    broken = extract(Track("x", tmp_path / "one.mid", "x", labels="music21 could not parse it"), {"task": "melody"})
+    assert broken.kind == "corrupt"
+
+
+def _profile(weights: dict[int, float]) -> np.ndarray:
+    row = np.zeros(12)
+    for pc, w in weights.items():
+        row[pc] = w
+    return row[None, :]
+
+
+def _bass(pitch: int) -> np.ndarray:
+    row = np.zeros((1, 128))
+    row[0, pitch] = 1.0
+    return row
+
+
+def test_estimator_keeps_a_triad_with_a_passing_tone_and_finds_diminished_triads():
+    name = lambda p, b: HAR.CHORD_NAMES[int(chord_labels(p, b)[0])]   # noqa: E731
+    g_with_e = _profile({7: 1.0, 11: 1.0, 2: 1.5, 4: 0.5})            # G B D + a passing E
+    assert name(g_with_e, _bass(43)) == "G:maj"
+    assert name(_profile({11: 1.0, 2: 1.0, 5: 1.0}), _bass(50)) == "B:dim"
+    assert name(_profile({7: 1.0, 11: 1.0, 2: 1.0, 5: 1.0}), _bass(43)) == "G:7"
+
+
+def test_melody_line_skips_an_instrument_doubling_the_voice(tmp_path):
+    midi = mido.MidiFile(ticks_per_beat=480)
+    tune = [67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 67, 69, 71, 69, 67, 66, 67, 62]
+    for name, shift in (("Flute", 12), ("Upper", 0), ("Lower", -12)):
+        track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+        notes = tune if name != "Lower" else [55 + i % 5 for i in range(len(tune))]
+        for pitch in notes:
+            track += [mido.Message("note_on", note=pitch + (shift if name == "Flute" else 0), velocity=80, time=0),
+                      mido.Message("note_off", note=pitch + (shift if name == "Flute" else 0), velocity=0, time=480)]
+        midi.tracks.append(track)
+    midi.save(tmp_path / "d.mid")
+    assert melody_part(load_song(tmp_path / "d.mid")).name == "Upper"      # the flute doubles it an octave up
+
+
+def test_harmony_steps_are_beats_of_the_corpus_bar_grid(chorales):
+    song = load_song(chorales / "midi" / "chorales" / "bwv1.6.mid")
+    inputs, targets = harmony_features(song)
+    start, end = harmony_steps(song)
+    assert len(inputs) == len(start) and list(start[:3]) == [0.0, 1.0, 2.0]     # pickup beat, then bar 1's beats
+    assert np.all(end - start <= 1.0) and (targets[:, 0] < HAR.NO_CHORD).mean() > 0.9
+
+
+def test_harmony_agreement_quick_mode_meets_the_targets(tmp_path):
+    out = tmp_path / "agreement.json"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "harmony_agreement.py"), "--quick",
+                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["pieces"] == 4 and result["beat"]["steps"] > 150
+    assert result["beat"]["root"] >= 0.85 and result["beat"]["root_quality"] >= 0.75
+    assert result["beat"]["root"] > result["bar"]["root"]
