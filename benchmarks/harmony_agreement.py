@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from kel_contracts import harmony as HAR
-from kel_plugin_midi_features import load_song
-from kel_plugin_midi_features.features import bar_activity, chord_labels, harmony_steps
+from kel_midi_features import load_song
+from kel_midi_features.features import bar_activity, chord_labels, harmony_steps
 
 EXPERT_QUALITIES = {"maj": 0, "min": 1, "7": 2, "min7": 3, "dim": 4}
 

@@ -22,7 +22,7 @@ import numpy as np
 import pretty_midi
 
 from kel_plugin_lakh.dataset import LakhDataset, extract, read_index
-from kel_plugin_midi_features.features import DURATION_CLASSES, MAJOR_PROFILE, MELODY_NAMES, MINOR_PROFILE
+from kel_midi_features.features import DURATION_CLASSES, MAJOR_PROFILE, MELODY_NAMES, MINOR_PROFILE
 from kelcore.data import Track, default_workers, extract_tracks
 
 
@@ -82,7 +82,7 @@ def typical_corpus(folder: Path, songs: int, seed: int = 7) -> None:
 
     import mido
 
-    from kel_plugin_midi_features.compose import compose
+    from kel_midi_features import compose
 
     for index in range(songs):
         merged = mido.MidiFile(ticks_per_beat=480)

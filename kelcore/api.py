@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .components import (EXPORT_TOLERANCE, PROBLEM_KINDS, SPLITS, Command, Dataset, DatasetOptions,  # noqa: F401
-                         DatasetProblem, ExportContext, ExportError, Exporter, ExportResult, FeatureContract,
+from .components import (DEMO_MARKER, EXPORT_TOLERANCE, PROBLEM_KINDS, SPLITS, SYNTHETIC_DEMO,  # noqa: F401
+                         Command, Dataset, DatasetOptions, DatasetProblem, mark_demo, provenance_of, ExportContext, ExportError, Exporter, ExportResult, FeatureContract,
                          FeatureElement, FileCheck, Options, OutputActivation, PreparedData, RunContext, Sequence,
                          SequenceModel, Trainer, TrainResult, ValidationReport)
 from .data import (Extracted, FeatureCache, IndexedDataset, Track, apply_normalization, cache_dir_of,  # noqa: F401
@@ -54,14 +54,14 @@ def component_of(obj: Any) -> dict[str, str] | None:
 
 
 # Every public name, listed (not computed from dir(): a test runner may add its own names to the module).
-__all__ = ["ACTIVATION_MODULES", "ChainModel", "Command", "Dataset", "DatasetOptions", "DatasetProblem",
-    "EXPORT_TOLERANCE", "ExportContext", "ExportError", "ExportResult", "Exporter", "Extracted", "FeatureCache",
+__all__ = ["ACTIVATION_MODULES", "ChainModel", "Command", "DEMO_MARKER", "Dataset", "DatasetOptions",
+    "DatasetProblem", "EXPORT_TOLERANCE", "ExportContext", "ExportError", "ExportResult", "Exporter", "Extracted", "FeatureCache",
     "FeatureContract", "FeatureElement", "FileCheck", "IndexedDataset", "KelcoreError", "ModelSpec", "Options",
     "OutputActivation", "PROBLEM_KINDS", "PreparedData", "Progress", "RECURRENT_MODULES", "RunContext",
-    "SPEC_HEADER", "SPLITS", "Sequence", "SequenceModel", "SpecError", "TRAIN_ONLY_MODULES", "Track", "TrainResult",
+    "SPEC_HEADER", "SPLITS", "SYNTHETIC_DEMO", "Sequence", "SequenceModel", "SpecError", "TRAIN_ONLY_MODULES", "Track", "TrainResult",
     "Trainer", "UsageError", "ValidationReport", "WorkError", "apply_normalization", "atomic_write", "build_model",
     "cache_dir_of", "check_produced_widths", "class_nll", "component_of", "config_digest", "count_parameters",
     "default_cache_dir", "default_workers", "describe_exception", "extract_tracks", "file_digest",
-    "fit_normalization", "get_spec", "hookimpl", "load_or_draw_split", "load_specs", "log_probs", "on_terminal",
-    "parallel_map", "pearson", "perplexity", "prepare_dataset", "rmse", "split_by_group", "stack_targets",
+    "fit_normalization", "get_spec", "hookimpl", "load_or_draw_split", "load_specs", "log_probs", "mark_demo", "on_terminal",
+    "parallel_map", "pearson", "perplexity", "prepare_dataset", "provenance_of", "rmse", "split_by_group", "stack_targets",
     "topk_accuracy", "track", "validate_tracks", "write_json_atomic", "write_text_atomic"]

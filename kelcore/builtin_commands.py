@@ -191,7 +191,13 @@ class DataCommand(Command):
             except NotImplementedError as exc:
                 print(f"kelcore data demo: {exc}", file=sys.stderr)
                 return 2
-            print(f"{args.dataset}: demo corpus written to {args.path}")
+            from .components import mark_demo
+
+            kind = "real music" if getattr(cls, "real", False) else "synthetic"
+            if kind == "synthetic":  # every plugin's demo: runs on it report "synthetic demo corpus"
+                mark_demo(args.path, f"kelcore demo corpus written by `kelcore data demo {args.dataset}`: "
+                                     "synthetic\n")
+            print(f"{args.dataset}: demo corpus ({kind}) written to {args.path}")
             return 0
         return self._validate(cls, args)
 

@@ -28,6 +28,7 @@ __all__ = [
     "DatasetProblem", "ValidationReport", "SequenceModel", "Dataset", "Trainer",
     "TrainResult", "Exporter", "ExportContext", "ExportResult", "ExportError",
     "Command", "RunContext", "OutputActivation", "SPLITS", "EXPORT_TOLERANCE", "FileCheck", "PROBLEM_KINDS",
+    "DEMO_MARKER", "SYNTHETIC_DEMO", "mark_demo", "provenance_of",
 ]
 
 OutputActivation = Literal["softmax", "tanh", "sigmoid", "relu", "linear"]
@@ -35,6 +36,10 @@ OutputActivation = Literal["softmax", "tanh", "sigmoid", "relu", "linear"]
 SPLITS = ("train", "validation", "test")
 #: The five kinds of unusable track; ``listed = usable + missing + corrupt + unlabelled + unsupported``.
 PROBLEM_KINDS = ("missing", "corrupt", "unlabelled", "unsupported")
+#: The file every demo corpus's root holds (written by ``kelcore data demo`` and every ``write_demo``): a run on
+#: that root reports its data as :data:`SYNTHETIC_DEMO` unless the dataset says otherwise (``provenance()``).
+DEMO_MARKER = ".kelcore-demo"
+SYNTHETIC_DEMO = "synthetic demo corpus"
 #: Max |exported file - PyTorch| an exporter accepts (the conformance suite and ``kelcore validate`` use it too).
 EXPORT_TOLERANCE = 1e-5
 
@@ -335,6 +340,62 @@ class Dataset(ABC):
         """Write a small deterministic corpus in this dataset's real layout (optional: the default says there
         is none, and ``kelcore data demo`` exits 2)."""
         raise NotImplementedError(f"{cls.__name__} has no demo corpus: point `root` at your own files")
+
+    #: True when the dataset's data is real music whatever folder it is read from (its demo included): its
+    #: ``write_demo`` then leaves no :data:`DEMO_MARKER`.
+    real: ClassVar[bool] = False
+
+    def provenance(self) -> str:
+        """What the data is, for the run report (``report.json``, the results table, ``report.md``): by default
+        :data:`SYNTHETIC_DEMO` when ``root`` holds a :data:`DEMO_MARKER`, else ``"real"``. A dataset that knows
+        better (say, ``"real: music21 corpus (chorales)"``) overrides it."""
+        root = getattr(self.options, "root", None)
+        if root is not None and (Path(root) / DEMO_MARKER).is_file():
+            return SYNTHETIC_DEMO
+        return "real"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass's own ``write_demo`` leaves a :data:`DEMO_MARKER` in the folder it wrote (unless the
+        class is ``real``), however it is called: ``kelcore data demo``, a test or a benchmark."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("write_demo")
+        if isinstance(own, classmethod) and not getattr(own.__func__, "_marks_demo", False):
+            cls.write_demo = classmethod(_marking(own.__func__))
+
+
+def mark_demo(path: Path, text: str = "") -> Path:
+    """Write ``path / DEMO_MARKER`` (``path`` is a demo corpus's root): runs on it report synthetic data."""
+    marker = Path(path) / DEMO_MARKER
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(text or "kelcore demo corpus: synthetic (written by write_demo / kelcore data demo)\n",
+                      encoding="utf-8")
+    return marker
+
+
+def _marking(write_demo: Any) -> Any:
+    import functools
+
+    @functools.wraps(write_demo)
+    def wrapper(cls: Any, path: Path, *args: Any, **kwargs: Any) -> Any:
+        result = write_demo(cls, path, *args, **kwargs)
+        if not getattr(cls, "real", False):
+            mark_demo(path, f"kelcore demo corpus written by {cls.__name__}.write_demo: synthetic\n")
+        return result
+
+    wrapper._marks_demo = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def provenance_of(dataset: Any) -> str:
+    """``dataset.provenance()`` (the base class's marker rule for any :class:`Dataset`); for an object without
+    one, the same rule on its ``options.root``; never raises (the report must not fail a run)."""
+    try:
+        method = getattr(dataset, "provenance", None)
+        if callable(method):
+            return str(method())
+        return Dataset.provenance(dataset)
+    except Exception as exc:  # noqa: BLE001
+        return f"unknown ({type(exc).__name__}: {exc})"
 
 
 @dataclass

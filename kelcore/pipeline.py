@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .components import ExportContext, RunContext, ValidationReport
+from .components import ExportContext, RunContext, ValidationReport, provenance_of
 from .config import Job, Pipeline
 from .errors import UsageError, describe_exception
 from .io import write_json_atomic
@@ -99,7 +99,8 @@ def run_job(job: Job, run_dir: Path, run_id: str, config_hash: str, resume: bool
                          config_hash=config_hash, progress=on_terminal(), resume=resume)
     job_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(job.seed)
-    context.log(f"{job.name}: preparing dataset {job.dataset_name!r}")
+    provenance = provenance_of(job.dataset)
+    context.log(f"{job.name}: preparing dataset {job.dataset_name!r} ({provenance})")
     data = job.dataset.prepare(context)
     context.log(f"{job.name}: {len(data.train)} train / {len(data.validation)} validation / "
                 f"{len(data.test)} test sequences")
@@ -115,7 +116,7 @@ def run_job(job: Job, run_dir: Path, run_id: str, config_hash: str, resume: bool
                          log=lambda line: context.log(f"{job.name}: exported {line.split(': ', 1)[1]}"))
     exports = {d.exporter: {"path": str(d.result.path), "max_abs_error": d.result.max_abs_error} for d in done}
     record = {"job": job.name, "model": job.model_name, "spec": model.spec_name, "dataset": job.dataset_name,
-              **asdict(result), "exports": exports, "data": dataset_counts(job.dataset_name, data)}
+              "provenance": provenance, **asdict(result), "exports": exports, "data": dataset_counts(job.dataset_name, data)}
     _job_report(job_dir, record, model, data, context)
     write_json_atomic(job_dir / "result.json", record)
     return record
@@ -168,20 +169,42 @@ def execute(pipeline: Pipeline, run_dir: Path, resume: bool = False) -> list[dic
     return records
 
 
+def baseline_only(rec: dict[str, Any]) -> dict[str, float]:
+    """The baselines' extra figures (``majority_*``, ``template_*``, ``bigram_*``...): keys the model has no value
+    for; those of the primary metric first."""
+    key = rec["report"]["primary_metric"]
+    extra = {k: v for k, v in rec.get("baseline_metrics", {}).items() if k not in rec.get("test_metrics", {})}
+    return dict(sorted(extra.items(), key=lambda kv: (not kv[0].endswith(f"_{key}"), kv[0])))
+
+
 def summary(records: list[dict[str, Any]]) -> str:
-    """A plain table: each job's primary metric on the test split against its (named) baseline."""
-    lines = ["Results on the test split (primary metric; model vs its baseline)",
-             f"{'job':<12} {'model':<18} {'metric':<16} {'model':>10} {'baseline':>10}  verdict"]
+    """A plain table: each job's primary metric on the test split against its (named) baseline, the other
+    baselines' figures for that metric, and whether the data was real or synthetic."""
+    shown = [rec["report"]["primary_metric"] for rec in records]
+    shown += [name for rec in records for name in baseline_only(rec)
+              if name.endswith(f"_{rec['report']['primary_metric']}")]
+    w = max([16, *map(len, shown)])
+    lines = ["Results on the test split (primary metric; model vs its baseline; data real or synthetic)",
+             f"{'job':<12} {'model':<18} {'metric':<{w}} {'model':>10} {'baseline':>10}  {'verdict':<26}  data"]
     for rec in records:
         key = rec["report"]["primary_metric"]
         verdict = "beats baseline" if rec["beats_baseline"] else "DOES NOT beat the baseline"
         split = rec["report"].get("evaluated_on", "test")
         note = "" if split == "test" else f" (on the {split} split)"
-        lines.append(f"{rec['job']:<12} {rec['spec']:<18} {key:<16} {rec['test_metrics'][key]:>10.4f} "
-                     f"{rec['baseline_metrics'][key]:>10.4f}  {verdict}{note}")
+        lines.append(f"{rec['job']:<12} {rec['spec']:<18} {key:<{w}} {rec['test_metrics'][key]:>10.4f} "
+                     f"{rec['baseline_metrics'][key]:>10.4f}  {verdict + note:<26}  "
+                     f"{rec.get('provenance', 'not recorded')}")
+        for name, value in baseline_only(rec).items():
+            if name.endswith(f"_{key}"):
+                lines.append(f"{'':<12} {'':<18} {name:<{w}} {'':>10} {value:>10.4f}  (baseline only)")
     named = [(rec["job"], rec["report"].get("baseline")) for rec in records if rec["report"].get("baseline")]
     if named:
         lines.append("baselines:")
         lines += [f"  {job:<12} {text}" for job, text in named]
+    others = [(rec["job"], {k: v for k, v in baseline_only(rec).items()
+                            if not k.endswith(f"_{rec['report']['primary_metric']}")}) for rec in records]
+    others = [(job, extra) for job, extra in others if extra]
+    if others:
+        lines.append("other baseline figures:")
+        lines += [f"  {job:<12} " + ", ".join(f"{k} {v:.4f}" for k, v in extra.items()) for job, extra in others]
     return "\n".join(lines)
-

@@ -150,6 +150,9 @@ def _metric_table(record: dict[str, Any]) -> list[str]:
     for key, value in record["test_metrics"].items():
         base = record["baseline_metrics"].get(key)
         lines.append(f"| {key} | {value:.4f} | {'' if base is None else f'{base:.4f}'} |")
+    for key, base in record["baseline_metrics"].items():  # the baselines' own figures (majority_*, ...)
+        if key not in record["test_metrics"]:
+            lines.append(f"| {key} | | {base:.4f} |")
     return lines
 
 
@@ -160,7 +163,8 @@ def write_job_report(job_dir: Path, record: dict[str, Any], model: Any, outputs:
     report = record.get("report", {})
     primary = report.get("primary_metric", "")
     split = report.get("evaluated_on", "test")
-    lines = [f"# {record['job']}: {record['spec']} ({record['model']}) on {record['dataset']}", ""]
+    lines = [f"# {record['job']}: {record['spec']} ({record['model']}) on {record['dataset']}", "",
+             f"Data: **{record.get('provenance', 'not recorded')}**.", ""]
     verdict = "beats" if record["beats_baseline"] else "does NOT beat"
     lines += [f"On the **{split} split** the model {verdict} its baseline on `{primary}` "
               f"({'higher' if report.get('higher_is_better') else 'lower'} is better).", "",
@@ -193,13 +197,18 @@ def write_run_report(run_dir: Path, records: list[dict[str, Any]], table: str) -
     run_dir = Path(run_dir)
     lines = [f"# Run {run_dir.name}", "", "Every figure is measured on the **test split** (a job with an empty "
              "test split says so), against the baseline named in its row.", "",
-             "| job | model | metric | model | baseline | verdict | baseline is |", "|---|---|---|---:|---:|---|---|"]
+             "| job | model | metric | model | baseline | verdict | baseline is | data |",
+             "|---|---|---|---:|---:|---|---|---|"]
     for rec in records:
         key = rec["report"]["primary_metric"]
         verdict = "beats baseline" if rec["beats_baseline"] else "**does not beat the baseline**"
+        data = rec.get("provenance", "not recorded")
         lines.append(f"| [{rec['job']}]({rec['job']}/report.md) | {rec['spec']} | {key} | "
                      f"{rec['test_metrics'][key]:.4f} | {rec['baseline_metrics'][key]:.4f} | {verdict} | "
-                     f"{rec['report'].get('baseline', '')} |")
+                     f"{rec['report'].get('baseline', '')} | {data} |")
+        for name, value in rec["baseline_metrics"].items():  # the baselines' own figures for this metric
+            if name not in rec["test_metrics"] and name.endswith(f"_{key}"):
+                lines.append(f"| | | {name} | | {value:.4f} | baseline only | | {data} |")
     lines += ["", "```", table, "```", ""]
     for rec in records:
         job = rec["job"]

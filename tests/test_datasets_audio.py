@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from kel_plugin_audio_features import SAMPLE_RATE, emotion_sequence, load_audio, log_mel, pool
+from kel_audio_features import SAMPLE_RATE, emotion_sequence, load_audio, log_mel, pool
 from kel_plugin_deam import DeamDataset
 from kel_plugin_deam.dataset import read_dynamic, read_index as deam_index
 from kel_plugin_deam.demo import write_demo as write_deam_demo
@@ -114,7 +114,7 @@ def test_deam_prepare_standardises_on_train_and_caches(tmp_path):
     assert all(s.targets.min() >= -1 and s.targets.max() <= 1 for s in data.train)
     groups = [{s.group for s in side} for side in (data.train, data.validation, data.test)]
     assert not (groups[0] & groups[1]) and not (groups[0] & groups[2])
-    import kel_plugin_audio_features as audio
+    import kel_audio_features as audio
 
     def refuse(path):  # any decode on the second run would now fail the song
         raise AssertionError(f"decoded {path} again")
@@ -213,7 +213,7 @@ def test_deam_prepare_counts_logs_skips_and_reuses_the_saved_split(tmp_path):
 
 
 def test_cache_is_keyed_by_the_audio_feature_configuration(tmp_path, monkeypatch):
-    import kel_plugin_audio_features as audio
+    import kel_audio_features as audio
 
     deam_fixture(tmp_path / "deam")
     options = DeamDataset.Options(root=tmp_path / "deam", cache_dir=tmp_path / "cache", workers=1)

@@ -19,8 +19,8 @@ from kel_plugin_lakh import LakhDataset
 from kel_plugin_lakh.dataset import read_index as lakh_index
 from kel_plugin_maestro import MaestroDataset
 from kel_plugin_maestro.dataset import read_index as maestro_index
-from kel_plugin_midi_features import MidiError, load_song
-from kel_plugin_midi_features.compose import compose
+from kel_midi_features import MidiError, load_song
+from kel_midi_features import compose
 from kelcore.api import RunContext
 from kelcore.spec import get_spec as kelcore_spec
 
@@ -157,7 +157,7 @@ def test_lakh_cache_means_a_second_prepare_parses_nothing(tmp_path):
     LakhDataset.write_demo(tmp_path / "lakh", seed=2, songs=12)
     options = LakhDataset.Options(root=tmp_path / "lakh", task="harmony", cache_dir=tmp_path / "cache", workers=2)
     first = LakhDataset(options).prepare(context(tmp_path / "a"))
-    import kel_plugin_midi_features as midi
+    import kel_midi_features as midi
 
     def refuse(path):  # any parse on the second run would now fail the track
         raise AssertionError(f"re-parsed {path}")
@@ -224,3 +224,40 @@ def test_maestro_features_and_official_split(tmp_path, task, width):
         stacked = np.concatenate([s.inputs for s in data.train])
         assert np.allclose(stacked.mean(axis=0), 0, atol=1e-4)
         assert np.all((data.train[0].targets >= 1) & (data.train[0].targets <= 127))
+
+
+@pytest.mark.parametrize("task", ["melody", "harmony"])
+def test_lakh_copies_of_one_tune_stay_on_one_side(tmp_path, task):
+    """Issue 10 item 3: two byte-different files with the same melody (here: one transposed up a tone and
+    re-saved) share a group, so every split puts them on the same side."""
+    import hashlib
+    import io
+
+    from kel_midi_features import compose
+
+    def save(midi, folder):
+        buffer = io.BytesIO()
+        midi.save(file=buffer)
+        data = buffer.getvalue()
+        md5 = hashlib.md5(data).hexdigest()
+        (folder / md5[0]).mkdir(parents=True, exist_ok=True)
+        (folder / md5[0] / f"{md5}.mid").write_bytes(data)
+        return md5
+
+    folder = tmp_path / "lakh" / "lmd_full"
+    others = [save(compose(500 + i)[0], folder) for i in range(9)]
+    tune, _ = compose(7)
+    original = save(tune, folder)
+    for track in tune.tracks:  # the same tune a tone higher: other bytes, same intervals
+        for message in track:
+            if message.type in ("note_on", "note_off") and message.channel != 9:
+                message.note = min(127, message.note + 2)
+    copy = save(tune, folder)
+    assert original != copy and len(set(others)) == 9
+    options = LakhDataset.Options(root=tmp_path / "lakh", task=task, cache_dir=tmp_path / "c", workers=1)
+    data = LakhDataset(options).prepare(context(tmp_path))
+    groups = {s.track_id: s.group for side in (data.train, data.validation, data.test) for s in side}
+    assert groups[original] == groups[copy]
+    assert len(set(groups.values())) >= 9  # the other songs keep their own groups
+    sides = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert sides[original] == sides[copy]

@@ -14,7 +14,7 @@ pytest.importorskip("music21")
 
 from conftest import REPO
 from kel_contracts import harmony as HAR
-from kel_plugin_midi_features import chord_labels, harmony_features, harmony_steps, load_song, melody_part
+from kel_midi_features import chord_labels, harmony_features, harmony_steps, load_song, melody_part
 from kel_plugin_music21_corpus import Music21CorpusDataset
 from kel_plugin_music21_corpus.dataset import INDEX_FILE, extract, group_pieces, materialise
 from kelcore.api import RunContext

@@ -277,7 +277,7 @@ def test_the_plugin_folder_example_builds_and_runs_from_the_exported_folder_alon
     run = subprocess.run([str(out / "example"), str(out)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "loaded 5 models (RTNeural: yes)" in run.stdout
-    assert run.stdout.count("emotion at ") == 4 and "harmony bar 1: " in run.stdout
+    assert run.stdout.count("emotion at ") == 4 and "harmony beat 7: " in run.stdout
     assert "dynamics note 5: expected velocity" in run.stdout and "groove step 0:" in run.stdout
     stale = json.loads((out / "GroovePredictor.json").read_text())
     stale["metadata"]["feature_contract"]["version"] = "1.0.0"

@@ -1,5 +1,5 @@
 """KelAudioFeatures.h (the plugin's EmotionRecognizer features) against the training features
-(kel_plugin_audio_features), and the contract's resampler and filterbank against known answers.
+(kel_audio_features), and the contract's resampler and filterbank against known answers.
 
 The C++ side needs g++ (or $CXX); those tests are skipped with the reason otherwise.
 """
@@ -16,8 +16,8 @@ import pytest
 import soundfile
 from kel_contracts import emotion as C, native_dir
 
-from kel_plugin_audio_features import EmotionAudioDataset, dsp, features_at_host_rate, log_mel, pool, resample
-from kel_plugin_audio_features import native
+from kel_audio_features import EmotionAudioDataset, dsp, features_at_host_rate, log_mel, pool, resample
+from kel_audio_features import native
 
 COMPILER = native.find_compiler()
 needs_cxx = pytest.mark.skipif(COMPILER is None, reason="no C++ compiler (g++ or $CXX) is installed")

@@ -17,9 +17,9 @@ from conftest import SHARED
 from kel_contracts import dynamics as DYN
 from kel_contracts import groove as GRV
 from kel_contracts import melody as MEL
-from kel_plugin_midi_features import (dynamics_features, groove_features, harmony_features, harmony_steps,
+from kel_midi_features import (dynamics_features, groove_features, harmony_features, harmony_steps,
                                       load_song, melody_features)
-from kel_plugin_midi_features.native import build_midi_driver, compare_midi
+from kel_midi_features.native import build_midi_driver, compare_midi
 
 REAL = SHARED / "data" / "real"
 TOLERANCE = 1e-6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -122,11 +122,14 @@ def prepare_dataset(
     name: str, tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any,
     context: RunContext, cache_dir: Path | None, workers: int | None, standardise: bool,
     widths: tuple[str, int, int] | None = None, root: Path | None = None,
+    regroup: Callable[[list[tuple[Track, Sequence]]], dict[str, str] | None] | None = None,
 ) -> PreparedData:
     """Extract (cached, parallel), count what was skipped and why, split, normalise on train only.
 
     ``widths`` = (ModelSpec name, input size, target size): every produced sequence must have them, or the
     preparation fails naming the file (the feature code, not a declared number, is what gets checked).
+    ``regroup(usable)`` may return refined groups (track id -> group) from the extracted content, e.g. pieces that
+    share a tune, before the split is drawn.
     """
     report = ValidationReport(dataset=name, root=str(root or ""), listed=len(tracks))
     tracks = _rows_with_known_splits(tracks, report)
@@ -136,10 +139,15 @@ def prepare_dataset(
         if result.kind:
             report.problems.append(_problem(track, result))
             continue
-        usable.append((track, Sequence(track.track_id, result.inputs.astype(np.float32),
-                                       result.targets.astype(np.float32), track.group)))
+        # no second copy: float32 features (what the extractors give) are used as they are
+        usable.append((track, Sequence(track.track_id, result.inputs.astype(np.float32, copy=False),
+                                       result.targets.astype(np.float32, copy=False), track.group)))
+    del results
     if widths is not None:
         check_produced_widths(name, usable, *widths)
+    if regroup is not None and (groups := regroup(usable)):
+        usable = [(replace(t, group=groups.get(t.track_id, t.group)),
+                   replace(q, group=groups.get(t.track_id, t.group))) for t, q in usable]
     report.count(len(usable))
     _write_problem_log(context.run_dir / "dataset_problems.log", report)
     context.log(f"{name}: {report.counts_line()}"
@@ -151,8 +159,9 @@ def prepare_dataset(
                          f"see {context.run_dir / 'dataset_problems.log'}")
     width = splits["train"][0].inputs.shape[1]
     stats = fit_normalization(splits["train"]) if standardise else {"mean": [0.0] * width, "std": [1.0] * width}
+    del usable  # the splits hold the sequences: normalising below frees each original as it goes
     if standardise:
-        splits = {side: apply_normalization(seqs, stats) for side, seqs in splits.items()}
+        splits = {side: apply_normalization(splits.pop(side), stats) for side in list(splits)}
     return PreparedData(splits["train"], splits["validation"], splits["test"], stats, report)
 
 
@@ -266,6 +275,11 @@ class IndexedDataset(Dataset):
     def tracks(self) -> list[Track]:
         return self.read_index(Path(self.options.root))[: self.options.max_tracks]
 
+    def content_groups(self, usable: list[tuple[Track, Sequence]]) -> dict[str, str] | None:
+        """Refined groups (track id -> group) from what was extracted, called before the split is drawn; e.g.
+        pieces that share a tune. Default None: the index's groups stand."""
+        return None
+
     def prepare(self, context: RunContext) -> PreparedData:
         label = f"{self.name}/{self.task}" if self.task else self.name
         from ..spec import get_spec
@@ -274,7 +288,7 @@ class IndexedDataset(Dataset):
         return prepare_dataset(label, self.tracks(), type(self).extract, self.feature_config(), context,
                                cache_dir_of(self.options), self.options.workers,
                                standardise=self.task in self.standardised_tasks, widths=widths,
-                               root=Path(self.options.root))
+                               root=Path(self.options.root), regroup=self.content_groups)
 
     def checker(self) -> Callable[[Track, Any], Extracted]:
         """The validation function (picklable); override to bind extra data such as checksums."""

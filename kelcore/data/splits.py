@@ -27,9 +27,12 @@ def split_by_group(
 
 def fit_normalization(train: Iterable[Sequence], eps: float = 1e-6) -> dict[str, list[float]]:
     """Per-input-element mean and std over every step of the training split."""
-    stacked = np.concatenate([s.inputs for s in train], axis=0).astype(np.float64)
-    mean = stacked.mean(axis=0)
-    std = stacked.std(axis=0)
+    train = list(train)  # two passes in float64, one sequence at a time: no stacked copy of the split
+    count = sum(len(s.inputs) for s in train)
+    if not count:
+        raise ValueError("fit_normalization: the training split has no steps")
+    mean = sum(s.inputs.sum(axis=0, dtype=np.float64) for s in train) / count
+    std = np.sqrt(sum(np.square(s.inputs - mean).sum(axis=0) for s in train) / count)
     std = np.where(std < eps, 1.0, std)
     return {"mean": mean.tolist(), "std": std.tolist()}
 

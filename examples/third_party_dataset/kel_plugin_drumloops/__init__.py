@@ -14,7 +14,7 @@ from pydantic import Field
 
 import kelcore
 from kelcore.api import DatasetOptions, Extracted, IndexedDataset, Track
-from kel_plugin_midi_features import check_midi, extracted, groove_features
+from kel_midi_features import check_midi, extracted, groove_features
 
 SPEC = kelcore.get_spec("GroovePredictor")
 

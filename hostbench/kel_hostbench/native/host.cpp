@@ -562,7 +562,8 @@ static int pipeline(int argc, char** argv) {
         size_t nextNote = 0, nextDrum = 0, nextGroup = 0;
         const kel::NoteEvent* previousMelody = nullptr;
         kel::NoteEvent previousStorage{};
-        double nextBarEnd = barBeats;   // harmony: the bar [nextBarEnd - barBeats, nextBarEnd)
+        double harmonyBarStart = 0.0;   // harmony: step harmonyStep of the bar [harmonyBarStart, + barBeats)
+        int harmonyStep = 0;
         float valence = 0.0f, arousal = 0.0f;
         kel::NoteEvent groupNotes[64];
         kel::DynamicsContext groupContexts[64];
@@ -623,11 +624,19 @@ static int pipeline(int argc, char** argv) {
                 previousMelody = &previousStorage;
                 harmony->addNote(previousStorage);
             }
-            // harmony: every bar that ended in this block
-            while (nextBarEnd <= endBeats) {
-                harmony->computeBar(features, nextBarEnd - barBeats, nextBarEnd);
+            // harmony: every step (a beat of the bar, contract 3) that ended in this block
+            for (;;) {
+                const double barEnd = harmonyBarStart + barBeats;
+                double stepStart = 0.0, stepEnd = 0.0;
+                kel::HarmonyFeatures::stepBounds(harmonyBarStart, barEnd, harmonyStep, stepStart, stepEnd);
+                if (stepEnd > endBeats)
+                    break;
+                harmony->computeStep(features, stepStart, stepEnd);
                 push(kHarmony, features, kel::HarmonyFeatures::kSize, beginSeconds);
-                nextBarEnd += barBeats;
+                if (++harmonyStep == kel::HarmonyFeatures::stepsOfBar(harmonyBarStart, barEnd)) {
+                    harmonyStep = 0;
+                    harmonyBarStart = barEnd;
+                }
             }
             // dynamics: onset groups whose last onset this block passed
             while (nextGroup < notes.size()) {

@@ -79,9 +79,9 @@ def _verdict(model: str, worst: float, allocations: int) -> str:
 
 def check_audio(path: Path, models: dict[str, Any], build: Path, host_rates: list[int]) -> list[Row]:
     try:
-        from kel_plugin_audio_features import native as audio_native
+        from kel_audio_features import native as audio_native
     except ImportError:
-        raise InputError("audio files need kel-plugin-audio-features: pip install kel-plugin-audio-features") from None
+        raise InputError("audio files need kel-audio-features: pip install kel-audio-features") from None
     import numpy as np
     import soundfile
 
@@ -115,10 +115,10 @@ def _resample_for_host(samples, rate: int, host_rate: int):
 
 def check_midi(path: Path, models: dict[str, Any], build: Path) -> list[Row]:
     try:
-        from kel_plugin_midi_features import native as midi_native
+        from kel_midi_features import native as midi_native
     except ImportError:
-        raise InputError("MIDI files need kel-plugin-midi-features: pip install kel-plugin-midi-features") from None
-    from kel_plugin_midi_features import MidiError, load_song
+        raise InputError("MIDI files need kel-midi-features: pip install kel-midi-features") from None
+    from kel_midi_features import MidiError, load_song
 
     try:
         load_song(path)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from kelcore.api import DatasetOptions, Track
-from kel_plugin_audio_features import EmotionAudioDataset
+from kel_audio_features import EmotionAudioDataset
 
 DYNAMIC = Path("annotations averaged per song") / "dynamic (per second annotations)"
 SAMPLE = re.compile(r"^\s*sample_(\d+)ms\s*$")

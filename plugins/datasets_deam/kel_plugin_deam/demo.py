@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kel_plugin_audio_features import drifting_labels, synthesize, write_demo_audio
+from kel_audio_features import drifting_labels, synthesize, write_demo_audio
 
 FIRST_ANNOTATION_MS = 15_000
 

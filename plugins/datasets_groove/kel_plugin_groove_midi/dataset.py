@@ -15,7 +15,7 @@ from pydantic import Field
 
 import kelcore
 from kelcore.api import DatasetOptions, Extracted, IndexedDataset, Track
-from kel_plugin_midi_features import extracted, feature_config, groove_features, parses
+from kel_midi_features import extracted, feature_config, groove_features, parses
 
 SPEC = kelcore.get_spec("GroovePredictor")
 COLUMNS = ["drummer", "session", "id", "style", "bpm", "beat_type", "time_signature", "midi_filename",

@@ -17,9 +17,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from kelcore.api import DatasetOptions
-from kelcore.data import Extracted, IndexedDataset, Track
-from kel_plugin_midi_features import (Part, Song, check_midi, dynamics_features, extracted, feature_config,
+from kelcore.api import DatasetOptions, Extracted, IndexedDataset, Track
+from kel_midi_features import (Part, Song, check_midi, dynamics_features, extracted, feature_config,
                                       melody_features, melody_part)
 
 TASKS = {"melody": "MelodyTransformer", "dynamics": "DynamicsEngine"}
@@ -106,7 +105,7 @@ class MaestroDataset(IndexedDataset):
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0, pieces: int = 40) -> None:
         """``maestro-v3.0.0.csv`` (quoted titles with commas) and ``<year>/*.midi`` piano pieces."""
-        from kel_plugin_midi_features.compose import compose
+        from kel_midi_features import compose
 
         root = Path(path)
         rows = []

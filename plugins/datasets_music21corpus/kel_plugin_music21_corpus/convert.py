@@ -1,4 +1,4 @@
-"""music21 score -> a standard MIDI file the MIDI feature library (kel_plugin_midi_features) reads like any Lakh file.
+"""music21 score -> a standard MIDI file the MIDI feature library (kel_midi_features) reads like any Lakh file.
 
 Chosen by measurement (see docs/DATASETS.md): parsing a chorale with music21 costs ~50-100 ms, writing its MIDI with
 mido ~2 ms and re-reading it with symusic < 1 ms, so the corpus is converted once into ``root`` and every later run

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
 from kelcore.api import DatasetOptions, Extracted, IndexedDataset, Track, parallel_map
-from kel_plugin_midi_features import (MidiError, TooShort, check_midi, extracted, feature_config, harmony_features,
-                                      load_song, melody_features, melody_part)
+from kel_midi_features import (MidiError, TooShort, check_midi, extracted, feature_config, group_by_tune,
+                               harmony_features, load_song, melody_features, melody_part)
 
 from .convert import CONVERTER_VERSION, write_score
 
@@ -39,9 +38,7 @@ COLLECTIONS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 }
 ALIASES = {"folk": ("essen", "ryans", "oneills")}
 OPUS = {"essen", "ryans", "oneills"}   # ABC files holding many tunes each
-NGRAM = 7                      # intervals: 8-note patterns
 DEMO_PIECES = 120             # `kelcore data demo music21corpus`: the first 120 chorales (~20 s on 2 cores)
-SAME_TUNE_SHARE = 0.5          # share of the shorter melody's patterns found in the other -> one group
 Collection = Literal["chorales", "palestrina", "monteverdi", "essen", "ryans", "oneills", "folk"]
 
 
@@ -113,49 +110,15 @@ def convert_source(job: tuple[str, str, str, int | None]) -> list[dict]:
     return pieces
 
 
-def _patterns(melody: list[int] | None) -> set[tuple[int, ...]]:
-    if not melody or len(melody) <= NGRAM:
-        return set()
-    steps = [b - a for a, b in zip(melody, melody[1:])]
-    return {tuple(steps[i:i + NGRAM]) for i in range(len(steps) - NGRAM + 1)}
-
-
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
 def group_pieces(pieces: list[dict]) -> list[str]:
-    """A group id per piece (the id of the group's first piece): same tune -> same group."""
-    parent = list(range(len(pieces)))
-
-    def union(a: int, b: int) -> None:
-        ra, rb = _find(parent, a), _find(parent, b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    patterns = [_patterns(p.get("melody")) for p in pieces]
-    holders: dict[tuple[int, ...], list[int]] = defaultdict(list)
-    for index, found in enumerate(patterns):
-        for pattern in found:
-            holders[pattern].append(index)
-    for index, found in enumerate(patterns):
-        shared: dict[int, int] = defaultdict(int)
-        for pattern in found:
-            for other in holders[pattern]:
-                if other != index:
-                    shared[other] += 1
-        for other, count in shared.items():
-            if count >= SAME_TUNE_SHARE * min(len(found), len(patterns[other])):
-                union(index, other)
-    titles: dict[str, int] = {}
+    """A group id per piece (the id of the group's first piece): same tune (kel_midi_features' 8-note interval
+    fingerprint) or, for chorales, the same title -> same group."""
+    keys = []
     for index, piece in enumerate(pieces):
         title = re.sub(r"\W+", " ", piece.get("title", "")).strip().lower()
-        if piece["collection"] == "chorales" and title:
-            union(index, titles.setdefault(title, index))
-    return [pieces[_find(parent, i)]["id"] for i in range(len(pieces))]
+        keys.append(f"title:{title}" if piece["collection"] == "chorales" and title else f"piece:{index}")
+    roots = group_by_tune([p.get("melody") for p in pieces], keys)
+    return [pieces[root]["id"] for root in roots]
 
 
 def materialise(root: Path, collections: list[str], max_pieces: int | None = None, workers: int | None = None,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from kelcore.api import DatasetOptions, Track
-from kel_plugin_audio_features import EmotionAudioDataset
+from kel_audio_features import EmotionAudioDataset
 
 DYNAMIC_COLUMNS = ("musicId", "frameTime", "Arousal(mean)", "Valence(mean)")
 
@@ -86,7 +86,7 @@ class PmemoDataset(EmotionAudioDataset):
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0, songs: int = 24, unlabelled: int = 2) -> None:
         """metadata.csv, chorus/*.mp3 and annotations/, with a few unlabelled songs as in the release."""
-        from kel_plugin_audio_features import drifting_labels, synthesize, write_demo_audio
+        from kel_audio_features import drifting_labels, synthesize, write_demo_audio
 
         rng = np.random.default_rng(seed)
         root = Path(path)

@@ -11,10 +11,8 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import FeatureContract, Options, Sequence
+from kelcore.api import ChainModel, FeatureContract, Options, Sequence, class_nll, stack_targets, topk_accuracy
 from kel_contracts.harmony import CONTRACT
-from kelcore.layers import ChainModel
-from kelcore.metrics import class_nll, stack_targets, topk_accuracy
 
 from .vocabulary import CHORD_NAMES, NO_CHORD, chord_templates
 

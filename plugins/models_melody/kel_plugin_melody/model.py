@@ -14,10 +14,8 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import FeatureContract, Options, Sequence
+from kelcore.api import ChainModel, FeatureContract, Options, Sequence, class_nll, perplexity, topk_accuracy
 from kel_contracts.melody import CONTRACT
-from kelcore.layers import ChainModel
-from kelcore.metrics import class_nll, perplexity, topk_accuracy
 
 SPEC = kelcore.get_spec("MelodyTransformer")
 HIDDEN = 256

@@ -1,7 +1,7 @@
 // KelAudioFeatures.h -- EmotionRecognizer input features (contract kel::contracts::emotion, 2.0.0), streaming.
 // C++17, standard library only, header-only.
 //
-// The same float64 pipeline as training (kel_plugin_audio_features.dsp): mixdown (mean of the channels),
+// The same float64 pipeline as training (kel_audio_features.dsp): mixdown (mean of the channels),
 // the contract's Kaiser-windowed sinc resampler from the host rate to 22,050 Hz, a centred STFT (periodic
 // Hann, 2,048 points, hop 512, power), librosa's Slaney mel filterbank, dB and 0.5 s pooling, cast to float.
 //
@@ -24,7 +24,7 @@ namespace kel {
 namespace audio_detail {
 
 inline constexpr double kPi = 3.14159265358979323846;
-inline constexpr int kI0Terms = 50;   // as kel_plugin_audio_features.dsp.I0_TERMS
+inline constexpr int kI0Terms = 50;   // as kel_audio_features.dsp.I0_TERMS
 
 /// I0 by its power series sum_k ((x/2)^k / k!)^2 (a fixed number of terms, as in training).
 inline double besselI0(double x) noexcept {

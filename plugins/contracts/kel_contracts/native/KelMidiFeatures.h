@@ -5,7 +5,7 @@
 // C++17, header-only, standard library only. Every constant and element offset comes from KelContracts.h
 // (generated from kel_contracts). Real-time safe: no allocation, lock, exception or I/O anywhere; all state is
 // fixed-capacity and lives inside the objects (construct them off the audio thread: some are tens of kB).
-// The Python training features (kel_plugin_midi_features) are the reference; tests compare the two element by
+// The Python training features (kel_midi_features) are the reference; tests compare the two element by
 // element through native/drivers/midi_driver.cpp.
 #pragma once
 
@@ -195,9 +195,6 @@ public:
 
     /// The step [startBeats, endBeats)'s input vector; call once per step, in order, after adding every note that
     /// starts before endBeats (stepBounds gives the bounds from the host's bar).
-    /// Deprecated (contract 2, one step per bar): the same computation over any [startBeats, endBeats).
-    void computeBar(float* out, double startBeats, double endBeats) noexcept { computeStep(out, startBeats, endBeats); }
-
     void computeStep(float* out, double startBeats, double endBeats) noexcept {
         std::array<double, kSize> activity{};
         for (int i = 0; i < count_; ++i) {

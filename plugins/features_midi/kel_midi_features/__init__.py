@@ -1,13 +1,16 @@
-"""Shared MIDI parsing and feature extraction for kelcore's MIDI dataset plugins (lakh, maestro, groove)."""
+"""kel-midi-features: MIDI parsing with guards and the MIDI feature contracts' training side, a library for kelcore's
+MIDI dataset plugins (lakh, maestro, groove-midi, music21corpus); ``compose`` writes the demo corpora's songs."""
+from .compose import compose
 from .features import (chord_labels, dynamics_features, emotion_proxy, estimate_key, groove_features,
                        harmony_bars, harmony_features, harmony_steps, melody_features, melody_part)
 from .song import BarMap, MidiError, Part, Song, TooShort, load_song
+from .tunes import group_by_tune, tune_patterns
 
 
 def feature_config(dataset) -> dict:
     """A MIDI dataset's feature configuration (the feature cache key): kelcore's default plus the produced
     contract's ``cache_key()``, so that a changed contract (version or constants) never serves stale features."""
-    from kelcore.data import IndexedDataset
+    from kelcore.api import IndexedDataset
     from kel_contracts import contract
 
     from .features import MELODY_NAMES, SKYLINE_TOLERANCE
@@ -23,7 +26,7 @@ def extracted(features, *args):
 
     ``features(song, *args) -> (inputs, targets)``; the first argument is the MIDI path.
     """
-    from kelcore.data import Extracted
+    from kelcore.api import Extracted
 
     path, rest = args[0], args[1:]
     try:
@@ -44,6 +47,7 @@ def check_midi(track, config):
     """Dataset validation function (``IndexedDataset.check``): the track's MIDI file parses."""
     return parses(track.path)
 
-__all__ = ["feature_config", "BarMap", "emotion_proxy", "harmony_bars", "extracted", "parses", "check_midi",
+__all__ = ["compose", "feature_config", "BarMap", "emotion_proxy", "harmony_bars", "extracted", "parses", "check_midi",
            "TooShort", "MidiError", "Part", "Song", "load_song", "melody_features", "melody_part", "harmony_features",
-           "dynamics_features", "groove_features", "estimate_key", "chord_labels", "harmony_steps"]
+           "dynamics_features", "groove_features", "estimate_key", "chord_labels", "harmony_steps", "group_by_tune",
+           "tune_patterns"]

@@ -1,0 +1,72 @@
+"""A third-party author's install, as a user makes it: wheels (not editable) of kelcore and only the plugins they
+need, in a fresh virtual environment, with torch pinned by constraints.txt. A model-only install must work on its own:
+list, check, spec, and say which package to install for what is missing."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+MODEL_ONLY = [REPO, REPO / "plugins" / "contracts", REPO / "plugins" / "models_groove",
+              REPO / "examples" / "third_party_model"]
+
+
+def run(*command: str | Path, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=600, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """bin/ of a fresh venv holding wheels of kelcore, kel-contracts, kel-plugin-groove and the example model."""
+    root = tmp_path_factory.mktemp("wheels")
+    wheels = root / "wheels"
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", wheels,
+                *MODEL_ONLY)
+    assert built.returncode == 0, built.stderr[-2000:]
+    venv.create(root / "venv", with_pip=True)
+    bin_dir = root / "venv" / "bin"
+    names = ["kelcore", "kel-contracts", "kel-plugin-groove", "kel-plugin-tinygroove"]
+    install = run(bin_dir / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", "--find-links",
+                  wheels, "-c", REPO / "constraints.txt", *names)
+    if install.returncode != 0 and "No matching distribution" in install.stderr and "torch" in install.stderr:
+        pytest.skip("torch (pinned by constraints.txt) cannot be installed here: no package index reachable")
+    assert install.returncode == 0, install.stderr[-3000:]
+    return bin_dir
+
+
+def kelcore(bin_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KELCORE_LOAD_PLUGINS", "VIRTUAL_ENV")}
+    return run(bin_dir / "kelcore", *args, env=env, cwd=bin_dir.parent)
+
+
+def test_wheels_install_without_the_repository(installed):
+    where = run(installed / "python", "-c", "import kelcore, kel_contracts; print(kelcore.__file__); "
+                                            "print(kel_contracts.native_dir())", cwd=installed.parent)
+    assert where.returncode == 0, where.stderr
+    assert all("site-packages" in line for line in where.stdout.splitlines())   # not the checkout
+    header = run(installed / "python", "-c", "import kel_contracts; "
+                                             "print((kel_contracts.native_dir() / 'KelFeatures.h').is_file())",
+                 cwd=installed.parent)
+    assert header.stdout.strip() == "True"
+
+
+def test_a_model_only_install_lists_checks_and_points_to_what_is_missing(installed):
+    plugins = kelcore(installed, "plugins")
+    assert plugins.returncode == 0, plugins.stderr
+    assert "kel-plugin-groove" in plugins.stdout and "kel-plugin-tinygroove" in plugins.stdout
+    assert "LOAD ERROR" not in plugins.stdout
+    check = kelcore(installed, "check", "tinygroove")
+    assert check.returncode == 0, check.stdout + check.stderr
+    spec = kelcore(installed, "spec", "--path")
+    assert spec.returncode == 0 and spec.stdout.strip().endswith("ModelSpec.h") and "site-packages" in spec.stdout
+    export = kelcore(installed, "export", "--untrained", "--out", "models")
+    assert export.returncode == 2
+    assert "kel-plugin-rtneural" in export.stderr + export.stdout          # says which package provides an exporter
+    dataset = kelcore(installed, "data", "validate", "lakh", "--root", ".")
+    assert dataset.returncode == 2 and "pip install kel-plugin-lakh" in dataset.stderr
