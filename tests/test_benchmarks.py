@@ -12,6 +12,7 @@ from conftest import REPO
 BENCHMARKS = sorted((REPO / "benchmarks").glob("*.py"))
 EXPECTED = {
     "preprocess_midi.py": ["straightforward pretty_midi", "kelcore, warm cache", "ratio kelcore (cold) / straightforward"],
+    "groove_real.py": ["real performances", "timing MAE ms", "velocity MAE", "baseline"],
     "train_throughput.py": ["plain steps/s", "kelcore steps/s", "overhead", "MelodyTransformer", "GroovePredictor"],
 }
 

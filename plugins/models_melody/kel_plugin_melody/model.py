@@ -1,7 +1,8 @@
 """MelodyTransformer: the previous note and its musical context in, the next pitch out.
 
 Layers (trainable parameters): LSTM(64→256) 4·256·(64+256+2) = 329,728; Dense(256→216, no bias)+tanh 55,296;
-Dense(216→128, no bias)+softmax 27,648; total 412,672. Autoregressive: one step per note.
+Dense(216→128, no bias)+softmax 27,648; total 412,672. An optional Dropout after the LSTM (options.dropout,
+default 0) acts only while training and has no parameters. Autoregressive: one step per note.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ SPEC = kelcore.get_spec("MelodyTransformer")
 HIDDEN = 256
 class MelodyOptions(Options):
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="label smoothing of the next-pitch targets")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout probability after the LSTM while training "
+                           "(regularises against overfitting; the identity in eval mode and dropped on export)")
 
 
 class MelodyTransformer(ChainModel):
@@ -35,8 +38,10 @@ class MelodyTransformer(ChainModel):
 
     def __init__(self, options: MelodyOptions | None = None) -> None:
         super().__init__(options)
+        # Dropout only when asked, so that the default chain (and its state_dict keys, checkpoints, exports) is unchanged.
+        dropout = [nn.Dropout(self.options.dropout)] if self.options.dropout > 0 else []
         self.layers = nn.ModuleList([
-            nn.LSTM(SPEC.input_size, HIDDEN, batch_first=True),
+            nn.LSTM(SPEC.input_size, HIDDEN, batch_first=True), *dropout,
             nn.Linear(HIDDEN, 216, bias=False), nn.Tanh(),
             nn.Linear(216, SPEC.output_size, bias=False), nn.Softmax(dim=-1),
         ])
