@@ -7,12 +7,15 @@ import numpy as np
 import pytest
 import torch
 
+import kelcore
+
 from kel_plugin_dynamics import DynamicsEngine
 from kel_plugin_emotion import EmotionRecognizer
 from kel_plugin_groove import GroovePredictor
 from kel_plugin_harmony import HarmonyPredictor
 from kel_plugin_melody import MelodyTransformer
 from kelcore.api import Sequence
+from kelcore.plugins import get_registry
 from kelcore.runs import build_model
 
 ALL = [DynamicsEngine, EmotionRecognizer, GroovePredictor, HarmonyPredictor, MelodyTransformer]
@@ -116,3 +119,32 @@ def test_loss_decreases_with_a_few_steps(cls):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] * 0.9 and all(math.isfinite(v) for v in losses)
+
+
+@pytest.mark.parametrize("name", ["dynamics", "emotion", "groove", "harmony", "melody"])
+def test_each_model_draws_its_own_test_picture(name, tmp_path):
+    """The picture of what the model does on the test split is the model's own (not the generic fallback)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from kelcore.report import plot_test
+
+    cls = get_registry().get("models", name).obj
+    model = build_model(cls, None, seed=0)
+    spec = kelcore.get_spec(cls.spec_name)
+    rng = np.random.default_rng(0)
+    outputs = torch.softmax(torch.as_tensor(rng.normal(size=(200, spec.output_size)), dtype=torch.float32), dim=1)
+    if cls.output_activation == "tanh":
+        outputs = torch.tanh(torch.as_tensor(rng.normal(size=(200, spec.output_size)), dtype=torch.float32))
+    targets = {"dynamics": lambda: rng.integers(1, 128, (200, 1)),
+               "emotion": lambda: rng.uniform(-1, 1, (200, 2)),
+               "groove": lambda: np.concatenate([rng.uniform(-1, 1, (200, 32)), rng.integers(0, 2, (200, 16)),
+                                                 np.full((200, 1), 125.0)], axis=1),
+               "harmony": lambda: rng.integers(0, 64, (200, 1)),
+               "melody": lambda: rng.integers(40, 90, (200, 1))}[name]()
+    targets = torch.as_tensor(targets, dtype=torch.float32)
+    assert model.plot_test(outputs, targets, Figure()) is not None      # its own picture, not the fallback
+    path, caption = plot_test(model, outputs, targets, tmp_path / "test.png", name)
+    assert path.stat().st_size > 10_000 and caption

@@ -51,6 +51,16 @@ class DynamicsEngine(ChainModel):
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return class_nll(outputs, velocity_bins(targets[:, 0]), self.options.label_smoothing)
 
+    def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure) -> str:
+        """Expected velocity against the performed velocity, every test note."""
+        expected = outputs @ BIN_CENTRES
+        ax = figure.add_subplot()
+        ax.scatter(targets[:, 0].numpy(), expected.numpy(), s=4, alpha=0.3)
+        ax.plot([0, 127], [0, 127], color="grey", linewidth=0.8)
+        ax.set(xlim=(0, 127), ylim=(0, 127), xlabel="performed MIDI velocity", ylabel="expected velocity",
+               title=f"velocity MAE {float((expected - targets[:, 0]).abs().mean()):.2f}")
+        return "Expected velocity (sum of p_k x bin centre) against the performed velocity, every test note."
+
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         expected = outputs @ BIN_CENTRES
         velocity = targets[:, 0]

@@ -75,6 +75,17 @@ class EmotionRecognizer(ChainModel):
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return -(self.soft_targets(targets) * log_probs(outputs)).sum(dim=1).mean()
 
+    def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure) -> str:
+        """Predicted (expected over the grid) against annotated valence and arousal, every test frame."""
+        valence, arousal = expected_position(outputs)
+        for column, (name, predicted) in enumerate((("valence", valence), ("arousal", arousal))):
+            ax = figure.add_subplot(1, 2, column + 1)
+            ax.scatter(targets[:, column].numpy(), predicted.numpy(), s=4, alpha=0.4)
+            ax.plot([-1, 1], [-1, 1], color="grey", linewidth=0.8)
+            ax.set(xlim=(-1, 1), ylim=(-1, 1), xlabel=f"annotated {name}", ylabel=f"predicted {name}",
+                   title=f"{name}: RMSE {rmse(predicted, targets[:, column]):.3f}")
+        return "Expected valence and arousal of the 8 x 8 grid against the annotations, every test frame."
+
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         valence, arousal = expected_position(outputs)
         return _scores(valence.numpy(), arousal.numpy(), targets.numpy())

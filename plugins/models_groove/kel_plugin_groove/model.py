@@ -64,6 +64,18 @@ class GroovePredictor(ChainModel):
         squared = (outputs[:, :STEPS] - timing) ** 2 + self.options.velocity_weight * (outputs[:, STEPS:] - velocity) ** 2
         return (squared * mask).sum() / mask.sum().clamp_min(1.0)
 
+    def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure) -> str:
+        """Mean absolute timing error in ms per sixteenth step, over the steps that have a hit."""
+        timing, _, mask, sixteenth_ms = _split_targets(targets)
+        error = (outputs[:, :STEPS] - timing).abs() / OFFSET_SCALE * sixteenth_ms.unsqueeze(1) * mask
+        per_step = (error.sum(dim=0) / mask.sum(dim=0).clamp_min(1)).numpy()
+        ax = figure.add_subplot()
+        ax.bar(range(STEPS), per_step)
+        ax.set_xticks(range(STEPS))
+        ax.set(xlabel="sixteenth step of the bar", ylabel="timing MAE (ms)",
+               title=f"timing error per step, {int(mask.sum())} hits")
+        return "Mean absolute micro-timing error per sixteenth step of the bar (test split, steps with a hit)."
+
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         return _errors(outputs[:, :STEPS], outputs[:, STEPS:], targets)
 

@@ -12,7 +12,7 @@ from torch import nn
 
 import kelcore
 from kelcore.api import ChainModel, FeatureContract, Options, Sequence, class_nll, stack_targets, topk_accuracy
-from kel_contracts.harmony import CONTRACT
+from kel_contracts.harmony import CONTRACT, QUALITIES
 
 from .vocabulary import CHORD_NAMES, NO_CHORD, chord_templates
 
@@ -68,6 +68,24 @@ class HarmonyPredictor(ChainModel):
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return class_nll(outputs, targets[:, 0], self.options.label_smoothing)
+
+    def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure) -> str:
+        """Chord confusion by quality (maj, min, 7, min7, dim, N, aug, sus, other), row-normalised."""
+        groups = list(QUALITIES) + ["N", "aug", "sus", "other"]
+        quality = np.minimum(np.arange(SPEC.output_size) // 12, len(QUALITIES))
+        quality[len(QUALITIES) * 12:] = np.arange(len(QUALITIES), len(groups))
+        truth = quality[targets[:, 0].numpy().astype(int)]
+        predicted = quality[outputs.argmax(dim=1).numpy()]
+        matrix = np.zeros((len(groups), len(groups)))
+        np.add.at(matrix, (truth, predicted), 1)
+        ax = figure.add_subplot()
+        image = ax.imshow(matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+        figure.colorbar(image, ax=ax, label="share of the true quality's steps")
+        ax.set_xticks(range(len(groups)), groups)
+        ax.set_yticks(range(len(groups)), groups)
+        ax.set(xlabel="predicted quality", ylabel="true quality",
+               title=f"chord quality confusion; root+quality accuracy {topk_accuracy(outputs, targets[:, 0], 1):.3f}")
+        return "Chord confusion by quality on the test split (rows: the target's quality, any root)."
 
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         return {"accuracy": topk_accuracy(outputs, targets[:, 0], 1), "top3": topk_accuracy(outputs, targets[:, 0], 3)}

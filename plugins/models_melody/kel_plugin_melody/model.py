@@ -53,6 +53,15 @@ class MelodyTransformer(ChainModel):
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return class_nll(outputs, targets[:, 0], self.options.label_smoothing)
 
+    def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure) -> str:
+        """Top-k accuracy of the next pitch for k = 1..10 on the test split."""
+        ks = list(range(1, 11))
+        ax = figure.add_subplot()
+        ax.plot(ks, [topk_accuracy(outputs, targets[:, 0], k) for k in ks], marker="o")
+        ax.set(xlabel="k", ylabel="share of notes whose pitch is in the top k", ylim=(0, 1),
+               title="next-pitch top-k accuracy, test split")
+        return "How often the next note's pitch is among the model's k most probable pitches (test split)."
+
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         pitches = targets[:, 0]
         return with_bits({"top1": topk_accuracy(outputs, pitches, 1), "top5": topk_accuracy(outputs, pitches, 5),
