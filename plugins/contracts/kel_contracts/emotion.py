@@ -10,6 +10,10 @@ N_MELS = 128
 FMIN = 0.0
 FMAX = SAMPLE_RATE / 2
 DB_FLOOR = 1e-10
+# Slaney's mel scale (librosa's default): linear below MEL_LOG_START_HZ, logarithmic above.
+MEL_LINEAR_HZ_PER_MEL = 200.0 / 3
+MEL_LOG_START_HZ = 1000.0
+MEL_LOG_STEP_RATIO, MEL_LOG_STEP_MELS = 6.4, 27.0     # log step = ln(6.4) / 27 per mel
 WINDOW_SECONDS = 0.5
 SILENCE = 1e-4
 # The resampler is part of the contract (training used soxr, which a plugin cannot reproduce sample for sample):

@@ -123,13 +123,16 @@ def resample(mono: np.ndarray, rate: int) -> np.ndarray:
     return resampler(int(rate))(mono)
 
 
+def _mel_scale() -> tuple[float, float, float, float]:
+    """(Hz per mel below the log region, where it starts in Hz and in mels, log step per mel) of the contract."""
+    f_sp, min_log_hz = C.MEL_LINEAR_HZ_PER_MEL, C.MEL_LOG_START_HZ
+    return f_sp, min_log_hz, min_log_hz / f_sp, float(np.log(C.MEL_LOG_STEP_RATIO) / C.MEL_LOG_STEP_MELS)
+
+
 def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
     hz = np.asarray(hz, dtype=np.float64)
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
+    f_sp, min_log_hz, min_log_mel, logstep = _mel_scale()
     linear = hz / f_sp
     with np.errstate(divide="ignore"):
         logarithmic = min_log_mel + np.log(np.maximum(hz, 1e-300) / min_log_hz) / logstep
@@ -138,10 +141,7 @@ def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
 
 def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
     mel = np.asarray(mel, dtype=np.float64)
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
+    f_sp, min_log_hz, min_log_mel, logstep = _mel_scale()
     return np.where(mel >= min_log_mel, min_log_hz * np.exp(logstep * (mel - min_log_mel)), f_sp * mel)
 
 

@@ -52,20 +52,22 @@ inline double resamplerKernel(double offset, double rate, double cutoff) noexcep
     return 2.0 * cutoff / rate * sinc * window;
 }
 
+/// Slaney's mel scale (kel::contracts::emotion): linear below kMelLogStartHz, logarithmic above.
+struct MelScale {
+    double hzPerMel = contracts::emotion::kMelLinearHzPerMel;
+    double logStartHz = contracts::emotion::kMelLogStartHz;
+    double logStartMel = contracts::emotion::kMelLogStartHz / contracts::emotion::kMelLinearHzPerMel;
+    double logStep = std::log(contracts::emotion::kMelLogStepRatio) / contracts::emotion::kMelLogStepMels;
+};
+
 inline double hzToMel(double hz) noexcept {
-    const double fSp = 200.0 / 3;
-    const double minLogHz = 1000.0;
-    const double minLogMel = minLogHz / fSp;
-    const double logStep = std::log(6.4) / 27.0;
-    return hz >= minLogHz ? minLogMel + std::log(hz / minLogHz) / logStep : hz / fSp;
+    const MelScale s;
+    return hz >= s.logStartHz ? s.logStartMel + std::log(hz / s.logStartHz) / s.logStep : hz / s.hzPerMel;
 }
 
 inline double melToHz(double mel) noexcept {
-    const double fSp = 200.0 / 3;
-    const double minLogHz = 1000.0;
-    const double minLogMel = minLogHz / fSp;
-    const double logStep = std::log(6.4) / 27.0;
-    return mel >= minLogMel ? minLogHz * std::exp(logStep * (mel - minLogMel)) : fSp * mel;
+    const MelScale s;
+    return mel >= s.logStartMel ? s.logStartHz * std::exp(s.logStep * (mel - s.logStartMel)) : s.hzPerMel * mel;
 }
 
 } // namespace audio_detail
