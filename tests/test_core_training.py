@@ -134,6 +134,39 @@ def test_interrupted_run_resumes_to_the_same_weights(kelcore, plugin_env, tmp_pa
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
 
 
+def saved_as_on_cuda(path: Path, monkeypatch) -> None:
+    """Rewrite a checkpoint as a CUDA machine writes it: every storage tagged ``cuda:0``, CUDA RNG states inside."""
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    state["rng"]["cuda"] = [torch.zeros(16, dtype=torch.uint8)]
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(state, path)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="proves a CUDA checkpoint resumes on a machine without CUDA")
+def test_a_run_interrupted_on_cuda_resumes_on_a_cpu_only_machine(kelcore, plugin_env, tmp_path, monkeypatch):
+    env = plugin_env("kel-test-plugin")
+    (tmp_path / "straight").mkdir()
+    (tmp_path / "broken").mkdir()
+    assert kelcore("run", str(pipeline(tmp_path / "straight", epochs=4)), env=env).returncode == 0
+    path = pipeline(tmp_path / "broken", slow_ms=25, epochs=4)
+    process = start_run(env, path)
+    last = lambda: next((tmp_path / "broken" / "runs").glob("*/dyn/checkpoints/last.pt"), None)  # noqa: E731
+    wait_for(lambda: (tmp_path / "broken" / "runs").exists() and last() is not None)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=120)
+    run = only_run(tmp_path / "broken")
+    assert not (run / "dyn" / "model.pt").exists(), "the run finished before it was interrupted"
+    saved_as_on_cuda(last(), monkeypatch)
+    with pytest.raises(RuntimeError, match="CUDA"):  # the file really claims CUDA storages
+        torch.load(last(), weights_only=True)
+
+    resumed = kelcore("run", str(path), "--resume", str(run), env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming at epoch" in resumed.stderr
+    assert_same_weights(weights(only_run(tmp_path / "straight")), weights(run))
+
+
 def test_resume_refuses_a_changed_pipeline(kelcore, plugin_env, tmp_path):
     env = plugin_env("kel-test-plugin")
     assert kelcore("run", str(pipeline(tmp_path, epochs=1)), env=env).returncode == 0
