@@ -31,6 +31,9 @@ demo: setup
 	$(BIN)/kelcore data demo music21corpus $(DEMO_DATA)/music21corpus --seed 0
 	$(BIN)/kelcore run examples/quickstart.toml
 	$(BIN)/hostbench summary runs
+	@# GroovePredictor on real performances, where a full copy of the Groove MIDI release is at hand
+	@if [ -n "$$GROOVE_MIDI_DIR" ]; then $(BIN)/python benchmarks/groove_real.py --official; \
+	else echo "groove on real performances: set GROOVE_MIDI_DIR to the Groove MIDI release (see docs/DATASETS.md)"; fi
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) runs
