@@ -93,7 +93,8 @@ class FeatureContract(BaseModel):
 class Sequence:
     """One track's features: ``inputs[T, input_size]``, ``targets[T, target_size]``.
 
-    Both are float32. Steps are fed to the model in order from a fresh state.
+    Both are float32. Steps are fed to the model in order from a fresh state. From ``prepare_dataset`` both are
+    read-only views into the preparation's packed store (``kelcore.data.store``): copy one to change it.
     """
 
     track_id: str

@@ -7,7 +7,7 @@ import json
 from abc import abstractmethod
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
@@ -17,7 +17,11 @@ from ..io import config_digest, file_digest, write_json_atomic, write_text_atomi
 from ..progress import Progress
 from .cache import FeatureCache, cache_dir_of, default_cache_dir  # noqa: F401 - re-exported
 from .parallel import parallel_map
-from .splits import apply_normalization, fit_normalization, split_by_group
+from .splits import fit_normalization, split_by_group, standardiser
+from .store import PackedWriter
+
+#: The packed store of a preparation's features, in the job's run folder (written again by every preparation).
+STORE_NAME = "features.kelpack"
 
 
 @dataclass
@@ -72,36 +76,39 @@ def _extract_one(job: tuple[Callable[[Track, Any], Extracted], Track, Any, str |
     return result
 
 
-def _cached(tracks: list[Track], cache: FeatureCache | None, progress: bool | None
-            ) -> tuple[dict[int, Extracted], dict[int, str]]:
-    """Cache keys, and results already cached (failures too), looked up in this process: a warm re-run
-    starts no worker pool."""
-    hits: dict[int, Extracted] = {}
+def iter_extracted(
+    tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any, cache_dir: Path | None,
+    workers: int | None, progress: bool | None, desc: str,
+) -> Iterator[tuple[int, Extracted]]:
+    """``(index, extract(track, config))`` for every track, each result handed over once and kept by no one here:
+    cache hits first, read in this process in index order (a warm re-run starts no worker pool), then the misses,
+    extracted in parallel, in index order."""
+    cache = FeatureCache(cache_dir, config) if cache_dir else None
+    misses: list[int] = []
     keys: dict[int, str] = {}
-    if cache is None:
-        return hits, keys
-    with Progress(len(tracks), "checking feature cache", progress) as bar:
+    with Progress(len(tracks), "checking feature cache", progress if cache else False) as bar:
         for index, track in enumerate(tracks):
-            if track.path is not None and track.path.exists():
+            hit = None
+            if cache is not None and track.path is not None and track.path.exists():
                 keys[index] = _cache_key(track)
                 hit = cache.get(keys[index])
-                if hit is not None:
-                    hits[index] = hit
             bar.update()
-    return hits, keys
+            if hit is None:
+                misses.append(index)
+            else:
+                yield index, hit
+    jobs = [(extract, tracks[i], config, str(cache_dir) if cache_dir else None, keys.get(i, "")) for i in misses]
+    for index, (_, result) in zip(misses, parallel_map(_extract_one, jobs, workers, desc, progress)):
+        yield index, result
 
 
 def extract_tracks(
     tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any, cache_dir: Path | None,
     workers: int | None, progress: bool | None, desc: str,
 ) -> list[tuple[Track, Extracted]]:
-    """``extract(track, config)`` for every track: cache hits first, then the misses in parallel."""
-    cache = FeatureCache(cache_dir, config) if cache_dir else None
-    results, keys = _cached(tracks, cache, progress)
-    misses = [i for i in range(len(tracks)) if i not in results]
-    jobs = [(extract, tracks[i], config, str(cache_dir) if cache_dir else None, keys.get(i, "")) for i in misses]
-    for index, (_, result) in zip(misses, parallel_map(_extract_one, jobs, workers, desc, progress)):
-        results[index] = result
+    """``extract(track, config)`` for every track: cache hits first, then the misses in parallel (all results held
+    in memory: :func:`prepare_dataset` streams them into a packed store instead)."""
+    results = dict(iter_extracted(tracks, extract, config, cache_dir, workers, progress, desc))
     return [(track, results[i]) for i, track in enumerate(tracks)]
 
 
@@ -126,6 +133,12 @@ def prepare_dataset(
 ) -> PreparedData:
     """Extract (cached, parallel), count what was skipped and why, split, normalise on train only.
 
+    The features are streamed into one packed store (:mod:`kelcore.data.store`) as they come from the cache or a
+    worker, and each sequence's ``inputs`` and ``targets`` are read-only float32 views into it. Past
+    ``SPILL_BYTES`` (32 MiB) the store is the file ``<run_dir>/features.kelpack``, memory-mapped: the kernel pages
+    it in when read, so the prepared data is not held in anonymous memory however large the dataset; a smaller one
+    stays in memory. Normalisation is written into the store chunk by chunk before the file is renamed into place.
+
     ``widths`` = (ModelSpec name, input size, target size): every produced sequence must have them, or the
     preparation fails naming the file (the feature code, not a declared number, is what gets checked).
     ``regroup(usable)`` may return refined groups (track id -> group) from the extracted content, e.g. pieces that
@@ -133,36 +146,65 @@ def prepare_dataset(
     """
     report = ValidationReport(dataset=name, root=str(root or ""), listed=len(tracks))
     tracks = _rows_with_known_splits(tracks, report)
-    results = extract_tracks(tracks, extract, config, cache_dir, workers, context.progress, f"{name} features")
-    usable: list[tuple[Track, Sequence]] = []
-    for track, result in results:
-        if result.kind:
-            report.problems.append(_problem(track, result))
-            continue
-        # no second copy: float32 features (what the extractors give) are used as they are
-        usable.append((track, Sequence(track.track_id, result.inputs.astype(np.float32, copy=False),
-                                       result.targets.astype(np.float32, copy=False), track.group)))
-    del results
-    if widths is not None:
-        check_produced_widths(name, usable, *widths)
-    if regroup is not None and (groups := regroup(usable)):
-        usable = [(replace(t, group=groups.get(t.track_id, t.group)),
-                   replace(q, group=groups.get(t.track_id, t.group))) for t, q in usable]
-    report.count(len(usable))
+    with PackedWriter(context.run_dir / STORE_NAME) as writer:
+        slots = _extract_into(writer, tracks, extract, config, cache_dir, workers, context.progress, name, report)
+        store = writer.finish()
+        usable = [(track, Sequence(track.track_id, *store.pair(slot), track.group)) for track, slot in slots]
+        if widths is not None:
+            check_produced_widths(name, usable, *widths)
+        if regroup is not None and (groups := regroup(usable)):
+            usable = [(replace(t, group=groups.get(t.track_id, t.group)),
+                       replace(q, group=groups.get(t.track_id, t.group))) for t, q in usable]
+        _count_and_log(name, report, len(usable), context)
+        sides = load_or_draw_split([t for t, _ in usable], context)
+        splits = _split(name, usable, sides, report, context)
+        stats = _statistics(splits["train"], standardise)
+        if standardise:  # in the store, chunk by chunk: the views above then read the normalised inputs
+            writer.update_inputs((slot for (track, _), slot in zip(usable, (s for _, s in slots))
+                                  if sides.get(track.track_id) in SPLITS), standardiser(stats))
+        writer.commit()
+    return PreparedData(splits["train"], splits["validation"], splits["test"], stats, report)
+
+
+def _count_and_log(name: str, report: ValidationReport, usable: int, context: RunContext) -> None:
+    report.count(usable)
     _write_problem_log(context.run_dir / "dataset_problems.log", report)
     context.log(f"{name}: {report.counts_line()}"
                 + (f" (see {context.run_dir / 'dataset_problems.log'})" if report.problems else ""))
-    sides = load_or_draw_split([t for t, _ in usable], context)
-    splits = {side: [s for t, s in usable if sides.get(t.track_id) == side] for side in ("train", "validation", "test")}
+
+
+def _split(name: str, usable: list[tuple[Track, Sequence]], sides: dict[str, str], report: ValidationReport,
+           context: RunContext) -> dict[str, list[Sequence]]:
+    """The sequences of each side, in index order; an error when the training side is empty."""
+    splits = {side: [s for t, s in usable if sides.get(t.track_id) == side] for side in SPLITS}
     if not splits["train"]:
         raise ValueError(f"{name}: no usable training sequences ({report.counts_line()}); "
                          f"see {context.run_dir / 'dataset_problems.log'}")
-    width = splits["train"][0].inputs.shape[1]
-    stats = fit_normalization(splits["train"]) if standardise else {"mean": [0.0] * width, "std": [1.0] * width}
-    del usable  # the splits hold the sequences: normalising below frees each original as it goes
+    return splits
+
+
+def _statistics(train: list[Sequence], standardise: bool) -> dict[str, list[float]]:
+    """The training split's mean and std, or the identity (0 and 1) when the contract does not standardise."""
     if standardise:
-        splits = {side: apply_normalization(splits.pop(side), stats) for side in list(splits)}
-    return PreparedData(splits["train"], splits["validation"], splits["test"], stats, report)
+        return fit_normalization(train)
+    width = train[0].inputs.shape[1]
+    return {"mean": [0.0] * width, "std": [1.0] * width}
+
+
+def _extract_into(writer: PackedWriter, tracks: list[Track], extract: Callable[[Track, Any], Extracted],
+                  config: Any, cache_dir: Path | None, workers: int | None, progress: bool | None, name: str,
+                  report: ValidationReport) -> list[tuple[Track, int]]:
+    """Stream every usable result into ``writer`` as it comes (none is kept in memory); the problems go to
+    ``report``. Returns (track, slot) of the usable tracks, in index order."""
+    slots: dict[int, int] = {}
+    problems: dict[int, DatasetProblem] = {}
+    for index, result in iter_extracted(tracks, extract, config, cache_dir, workers, progress, f"{name} features"):
+        if result.kind:
+            problems[index] = _problem(tracks[index], result)
+        else:
+            slots[index] = writer.append(result.inputs, result.targets)
+    report.problems.extend(problems[i] for i in sorted(problems))
+    return [(tracks[i], slots[i]) for i in sorted(slots)]
 
 
 class FeatureWidthError(ValueError):

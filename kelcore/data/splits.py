@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -37,11 +37,19 @@ def fit_normalization(train: Iterable[Sequence], eps: float = 1e-6) -> dict[str,
     return {"mean": mean.tolist(), "std": std.tolist()}
 
 
-def apply_normalization(sequences: list[Sequence], normalization: dict[str, list[float]]) -> list[Sequence]:
-    """Standardise inputs with given statistics (float32 out)."""
+def standardiser(normalization: dict[str, list[float]]) -> Callable[[np.ndarray], np.ndarray]:
+    """``inputs -> (inputs - mean) / std`` in float32, the one formula of :func:`apply_normalization` and of the
+    packed store's in-place normalisation (element-wise: the same bits whatever the chunking)."""
     mean = np.asarray(normalization["mean"], dtype=np.float32)
     std = np.asarray(normalization["std"], dtype=np.float32)
-    return [
-        Sequence(s.track_id, ((s.inputs - mean) / std).astype(np.float32), s.targets, s.group)
-        for s in sequences
-    ]
+
+    def standardise(inputs: np.ndarray) -> np.ndarray:
+        return ((inputs - mean) / std).astype(np.float32)
+
+    return standardise
+
+
+def apply_normalization(sequences: list[Sequence], normalization: dict[str, list[float]]) -> list[Sequence]:
+    """Standardise inputs with given statistics (float32 out)."""
+    standardise = standardiser(normalization)
+    return [Sequence(s.track_id, standardise(s.inputs), s.targets, s.group) for s in sequences]

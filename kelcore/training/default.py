@@ -94,7 +94,7 @@ def predict(model: SequenceModel, sequences: list[Sequence], batch_size: int = 1
         out = model(x.float().to(device)).float().cpu()
         for row, seq in zip(out, chunk):
             outputs.append(row[: len(seq.inputs)])
-            targets.append(torch.from_numpy(seq.targets).float())
+            targets.append(torch.tensor(seq.targets, dtype=torch.float32))  # a copy: the views are read-only
     return torch.cat(outputs), torch.cat(targets)
 
 
