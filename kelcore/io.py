@@ -18,8 +18,14 @@ __all__ = ["atomic_write", "write_text_atomic", "write_json_atomic", "file_diges
 
 
 @contextmanager
-def atomic_write(path: Path | str, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
-    """``with atomic_write(path, "wb") as handle: ...`` -- ``path`` appears only when the block succeeds."""
+def atomic_write(path: Path | str, mode: str = "w", encoding: str | None = "utf-8",
+                 durable: bool = True) -> Iterator[IO[Any]]:
+    """``with atomic_write(path, "wb") as handle: ...`` -- ``path`` appears only when the block succeeds.
+
+    ``durable=False`` skips the fsync: the rename still keeps a killed process from leaving a torn file, only a
+    power cut may; for files whose reader rejects a torn one and can make them again (feature-cache entries),
+    where an fsync per entry costs more than the extraction itself.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -27,7 +33,8 @@ def atomic_write(path: Path | str, mode: str = "w", encoding: str | None = "utf-
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -77,7 +77,9 @@ class FeatureCache:
             raise TypeError("FeatureCache stores numeric/string arrays only (object arrays would need pickle)")
         path = self._path(content_key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "wb") as handle:
+        # no fsync per entry (it cost more than the extraction): a torn entry after a power cut is refused on
+        # read and extracted again
+        with atomic_write(path, "wb", durable=False) as handle:
             np.savez(handle, **arrays, **{self.META: np.array(json.dumps(meta))})
 
 
