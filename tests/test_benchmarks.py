@@ -15,6 +15,7 @@ EXPECTED = {
     "preprocess_midi.py": ["straightforward pretty_midi", "kelcore, warm cache", "ratio kelcore (cold) / straightforward"],
     "groove_real.py": ["real performances", "timing MAE ms", "velocity MAE", "baseline"],
     "train_throughput.py": ["plain steps/s", "kelcore steps/s", "overhead", "MelodyTransformer", "GroovePredictor"],
+    "melody_real.py": ["bits per note", "baseline bigram", "best epoch", "by position in the tune"],
 }
 
 

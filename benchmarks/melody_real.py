@@ -1,0 +1,227 @@
+"""MelodyTransformer on REAL melodies (music21's corpus: Bach chorales, folk tunes), in bits per note against the
+bigram baseline, with the learning curve and the numbers that explain it.
+
+The data comes through the music21corpus dataset plugin exactly as in a pipeline (split by tune group, seed 0);
+training is kelcore's default trainer with the given options. Printed: the test split's bits per note and top-1 of
+the model and of the bigram baseline, the best epoch, the learning curve (training loss with the training-time
+regularisers, validation NLL), and diagnostics: the training split's NLL in eval mode (whole tunes, as validation is
+run) against validation, validation bits by position in the tune (is the state past the training window worse?),
+and how many validation/test tunes share 8-note patterns with training tunes (near duplicates across the split).
+
+    python benchmarks/melody_real.py --root /tmp/m21-chorales --cache-dir /tmp/m21-cache         # all chorales
+    python benchmarks/melody_real.py --collections folk --root /tmp/m21-folk --cache-dir /tmp/m21-cache
+    python benchmarks/melody_real.py ... --set transpose=0 --set dropout=0 --set epochs=40          # other settings
+    python benchmarks/melody_real.py ... --extra folk --extra-root /tmp/m21-folk   # + the folk tunes in training
+    python benchmarks/melody_real.py --quick        # 24 chorales, 2 epochs: the test runs this
+
+Extra training data leaves out every tune the dataset's grouping puts with a validation or test piece (two folk tunes
+are chorale melodies). A root is converted on first use (all 410 chorales ~68 s, all 11,538 folk tunes ~27 min with
+one worker) and reused after. One thread by default (--threads): the figures in docs/ML_TRAINING_GUIDE.md were
+measured so, on a machine shared with other work.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kelcore.api import PreparedData, RunContext, build_model, class_nll
+from kelcore.training.default import DefaultTrainer, DefaultTrainerOptions, predict
+from kel_midi_features.tunes import group_by_tune, tune_patterns
+from kel_plugin_melody import MelodyTransformer
+from kel_plugin_music21_corpus import Music21CorpusDataset
+
+# Trainer settings measured best on all chorales (docs/ML_TRAINING_GUIDE.md); the model options (transposition,
+# dropout, label smoothing) are the plugin's defaults. --set overrides any of them.
+DEFAULTS = {"epochs": 150, "window": 32, "batch_size": 16, "learning_rate": 0.003, "patience": 10}
+QUICK = {"epochs": 2, "patience": 2}
+BUCKETS = ((0, 32), (32, 64), (64, 128), (128, 10**9))
+
+
+def parse_value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "null": None}.get(text.lower(), text)
+
+
+def prepare(collections: list[str], root: Path, cache: Path, max_pieces: int | None, run_dir: Path,
+            seed: int) -> PreparedData:
+    options = Music21CorpusDataset.Options(root=root, cache_dir=cache, task="melody", collections=collections,
+                                           max_pieces=max_pieces, workers=1)
+    context = RunContext(run_dir=run_dir, seed=seed, job="melody")
+    return Music21CorpusDataset(options).prepare(context)
+
+
+def bits(nll: float) -> float:
+    return nll / math.log(2)
+
+
+def shared_patterns(train, others) -> int:
+    """How many of ``others`` share at least half of their 8-note patterns with one training tune (transposed or
+    not): near duplicates across the split."""
+    holders: dict[int, set[int]] = {}
+    for index, seq in enumerate(train):
+        for pattern in tune_patterns(seq.targets[:, 0].astype(int)):
+            holders.setdefault(pattern, set()).add(index)
+    count = 0
+    for seq in others:
+        found = tune_patterns(seq.targets[:, 0].astype(int))
+        shared: dict[int, int] = {}
+        for pattern in found:
+            for index in holders.get(pattern, ()):
+                shared[index] = shared.get(index, 0) + 1
+        count += bool(found) and any(n >= 0.5 * len(found) for n in shared.values())
+    return count
+
+
+def without_held_out_tunes(extra, held_out):
+    """``extra`` less every tune that the dataset's own grouping (kel_midi_features.group_by_tune) would put in one
+    group with a validation or test tune: extra training data must not leak the held-out tunes (some folk tunes are
+    chorale melodies)."""
+    melodies = [s.targets[:, 0].astype(int) for s in held_out + extra]
+    roots = group_by_tune(melodies)
+    leaked = {roots[i] for i in range(len(held_out))}
+    return [s for i, s in enumerate(extra) if roots[len(held_out) + i] not in leaked]
+
+
+def pattern_coverage(train, others) -> float:
+    """Share of the 8-note interval patterns of ``others`` (with repeats) that occur somewhere in ``train``."""
+    known = set()
+    for seq in train:
+        known |= tune_patterns(seq.targets[:, 0].astype(int))
+    found = [p for seq in others for p in tune_patterns(seq.targets[:, 0].astype(int))]
+    return sum(p in known for p in found) / max(len(found), 1)
+
+
+def nll_by_position(model, sequences) -> list[tuple[str, int, float]]:
+    """Validation bits per note by the note's position in its tune (each tune run whole from a fresh state)."""
+    outputs, targets = predict(model, sequences)
+    lengths = sorted(len(s.inputs) for s in sequences)   # predict orders the tunes by length
+    positions = torch.cat([torch.arange(n) for n in lengths])
+    rows = []
+    for lo, hi in BUCKETS:
+        mask = (positions >= lo) & (positions < hi)
+        if mask.any():
+            nll = float(class_nll(outputs[mask].double(), targets[mask, 0]))
+            rows.append((f"{lo}-{hi - 1 if hi < 10**9 else ''}", int(mask.sum()), bits(nll)))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--collections", nargs="+", default=["chorales"])
+    parser.add_argument("--root", type=Path, help="converted corpus folder (default: a temporary one)")
+    parser.add_argument("--cache-dir", type=Path, help="feature cache (default: under the root)")
+    parser.add_argument("--max-pieces", type=int)
+    parser.add_argument("--extra", nargs="*", default=[], help="collections whose every tune is added to training")
+    parser.add_argument("--extra-root", type=Path)
+    parser.add_argument("--pretrain-epochs", type=int, default=0, help="with --extra: first train on the extra "
+                        "tunes alone for this many epochs (judged on the main validation split), then on the main "
+                        "training split from those weights, instead of one mixed training split")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a trainer or model option (model: dropout, label_smoothing, transpose)")
+    parser.add_argument("--seed", type=int, default=0, help="the split's and the run's seed")
+    parser.add_argument("--init-seed", type=int, help="another seed for the weights, dropout and transpositions "
+                        "only (same split, same batch order): how much of a difference is luck")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--curve", type=Path, help="write the learning curve (metrics.csv) here too")
+    parser.add_argument("--quick", action="store_true", help="24 chorales, 2 epochs (the test runs this)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    settings = dict(DEFAULTS)
+    if args.quick:
+        settings.update(QUICK)
+        args.max_pieces = args.max_pieces or 24
+    for item in args.set:
+        key, _, value = item.partition("=")
+        settings[key] = parse_value(value)
+    model_keys = set(MelodyTransformer.Options.model_fields)
+    model_options = MelodyTransformer.Options(**{k: v for k, v in settings.items() if k in model_keys})
+    settings = {**model_options.model_dump(), **settings}
+    trainer_options = DefaultTrainerOptions(**{k: v for k, v in settings.items() if k not in model_keys},
+                                            device="cpu", tensorboard=False, keep_best=0)
+    with tempfile.TemporaryDirectory(prefix="kel-melody-real-") as tmp:
+        work = Path(tmp)
+        root = args.root or work / "corpus"
+        cache = args.cache_dir or root / ".cache"
+        started = time.perf_counter()
+        data = prepare(args.collections, root, cache, args.max_pieces, work / "data", args.seed)
+        extra = []
+        for collection in args.extra:
+            more = prepare([collection], args.extra_root or work / collection, cache, None, work / collection,
+                           args.seed)
+            extra += more.train + more.validation + more.test
+        notes = {side: sum(len(s.inputs) for s in getattr(data, side)) for side in ("train", "validation", "test")}
+        lengths = np.array([len(s.inputs) for s in data.train + data.validation + data.test])
+        print(f"data: {', '.join(args.collections)}: {len(data.train)} / {len(data.validation)} / {len(data.test)} "
+              f"tunes (train / validation / test), {notes['train']} / {notes['validation']} / {notes['test']} notes; "
+              f"tune length median {int(np.median(lengths))}, 90th percentile {int(np.percentile(lengths, 90))}, "
+              f"max {lengths.max()} notes; prepared in {time.perf_counter() - started:.0f} s")
+        if extra:
+            kept = without_held_out_tunes(extra, data.validation + data.test)
+            print(f"extra training data: {', '.join(args.extra)}: {len(kept)} tunes, "
+                  f"{sum(len(s.inputs) for s in kept)} notes ({len(extra) - len(kept)} left out: the same tune as a "
+                  f"validation or test piece)")
+            extra = kept
+        near = {side: shared_patterns(data.train + extra, getattr(data, side)) for side in ("validation", "test")}
+        print(f"near duplicates across the split: {near['validation']} of {len(data.validation)} validation and "
+              f"{near['test']} of {len(data.test)} test tunes share half their 8-note patterns with a training tune")
+        groups = len({s.group for s in data.train})
+        print(f"training tunes in groups of more than one (variants, copies): {len(data.train) - groups} of "
+              f"{len(data.train)} beyond the first of their group; 8-note patterns of validation found in training: "
+              f"{pattern_coverage(data.train + extra, data.validation):.1%}")
+        print("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
+        mixed = extra if not args.pretrain_epochs else []
+        train = PreparedData(data.train + mixed, data.validation, data.test, data.normalization, data.report)
+        init_seed = args.seed if args.init_seed is None else args.init_seed
+        model = build_model(MelodyTransformer, model_options, seed=init_seed)
+        torch.manual_seed(init_seed)
+        context = RunContext(run_dir=work / "run", seed=args.seed, job="melody")
+        started = time.perf_counter()
+        if args.pretrain_epochs and extra:
+            first = PreparedData(extra, data.validation, data.test, data.normalization, data.report)
+            pre = DefaultTrainer(trainer_options.model_copy(update={"epochs": args.pretrain_epochs})).fit(
+                model, first, RunContext(run_dir=work / "pretrain", seed=args.seed, job="melody"))
+            print(f"pretrained on {', '.join(args.extra)}: best epoch {pre.best_epoch} of {pre.epochs}, test "
+                  f"{pre.test_metrics['bits_per_note']:.3f} bits per note")
+        result = DefaultTrainer(trainer_options).fit(model, train, context)
+        seconds = time.perf_counter() - started
+        with open(work / "run" / "metrics.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        if args.curve:
+            args.curve.write_text((work / "run" / "metrics.csv").read_text())
+        print("epoch  train_bits  val_bits  val_top1  lr    (train: the epoch's mean training loss, in training mode)")
+        for row in rows:
+            train_bits, val_bits = bits(float(row["train_loss"])), bits(float(row["val_loss"]))
+            print(f"{int(row['epoch']):5d}  {train_bits:10.3f}  {val_bits:8.3f}  {float(row['val_top1']):8.3f}  "
+                  f"{float(row['lr']):.2g}")
+        model.eval()
+        train_out, train_tgt = predict(model, data.train)
+        val_out, val_tgt = predict(model, data.validation)
+        train_bits = bits(float(class_nll(train_out.double(), train_tgt[:, 0])))
+        val_bits = bits(float(class_nll(val_out.double(), val_tgt[:, 0])))
+        print(f"best epoch {result.best_epoch} of {result.epochs} ({result.stopped_reason}); {seconds:.0f} s")
+        print(f"at the best epoch, eval mode, whole tunes: train {train_bits:.3f} bits per note, validation "
+              f"{val_bits:.3f} (gap {val_bits - train_bits:.3f})")
+        print("validation bits per note by position in the tune: " + "; ".join(
+            f"notes {name}: {value:.3f} ({n})" for name, n, value in nll_by_position(model, data.validation)))
+        ours, base = result.test_metrics, result.baseline_metrics
+        print(f"test ({len(data.test)} tunes, {notes['test']} notes): model {ours['bits_per_note']:.3f} bits per note, "
+              f"top-1 {ours['top1']:.3f}, top-5 {ours['top5']:.3f}; baseline bigram "
+              f"{base['bigram_bits_per_note']:.3f} bits, top-1 {base['bigram_top1']:.3f} (majority top-1 "
+              f"{base['majority_top1']:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""MelodyTransformer's transposition augmentation, proved on real chorales against the real feature code, and a short
+real training with it. Small selections only: the file runs in well under 30 s."""
+from __future__ import annotations
+
+import math
+
+import mido
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("music21")
+
+import kel_plugin_melody.model as melody_model
+from kel_contracts import melody as MEL
+from kel_midi_features import load_song, melody_features
+from kel_plugin_melody import MelodyTransformer
+from kel_plugin_melody.model import contract_encoded, draw_shifts, transpose_inputs, untranspose_outputs
+from kel_plugin_music21_corpus import Music21CorpusDataset
+from kel_plugin_music21_corpus.dataset import materialise
+from kelcore.api import ExportContext, RunContext, build_model
+from kelcore.plugins import get_registry
+from kelcore.training.default import DefaultTrainer, DefaultTrainerOptions
+
+PIECES = 6
+SHIFTS = (-7, -5, -1, 1, 2, 6)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("m21")
+    index = materialise(root, ["chorales"], max_pieces=PIECES, workers=1)
+    return root, [root / piece["midi"] for piece in index["pieces"]]
+
+
+def transposed_file(path, shift, out):
+    """The MIDI file with every pitched note moved by ``shift`` semitones (drums, channel 10, stay)."""
+    midi = mido.MidiFile(path)
+    for track in midi.tracks:
+        for index, message in enumerate(track):
+            if message.type in ("note_on", "note_off") and message.channel != 9:
+                track[index] = message.copy(note=message.note + shift)
+    midi.save(out)
+    return out
+
+
+def test_augmented_inputs_equal_the_features_of_the_transposed_file(corpus, tmp_path):
+    _, paths = corpus
+    offsets = MEL.INPUTS.offsets()
+    tonics = set()
+    for path in paths:
+        x, y = melody_features(load_song(path))
+        tonics.add(int(x[0, offsets["key"]:offsets["key"] + 12].argmax()))
+        for shift in SHIFTS:
+            xt, yt = melody_features(load_song(transposed_file(path, shift, tmp_path / f"{path.stem}{shift}.mid")))
+            assert np.array_equal(yt, y + shift)                        # the target moves with the file
+            augmented = transpose_inputs(torch.from_numpy(x), shift).numpy()
+            assert np.array_equal(augmented, xt), (path.name, shift, np.argwhere(augmented != xt)[:5])
+            assert not np.array_equal(augmented, x)                     # and the inputs really changed
+            back = transpose_inputs(torch.from_numpy(xt), -shift).numpy()
+            assert np.array_equal(back, x)
+    assert len(tonics) > 1      # the pieces are in several keys: the key rotation is exercised, not one fixed key
+
+
+def test_training_forward_is_the_model_run_on_the_transposed_file(corpus, tmp_path, monkeypatch):
+    """With a fixed shift, the training-mode output (moved back) is the eval-mode model on the transposed file's
+    features: the loss against the original target is the loss of the transposed melody against its own."""
+    _, paths = corpus
+    model = build_model(MelodyTransformer, MelodyTransformer.Options(transpose=6, dropout=0.0), seed=0)  # no noise
+    for path, shift in zip(paths[:3], (5, -4, 6)):
+        x, y = melody_features(load_song(path))
+        xt, yt = melody_features(load_song(transposed_file(path, shift, tmp_path / f"{path.stem}.mid")))
+        monkeypatch.setattr(melody_model, "draw_shifts", lambda x, limit, check=True, s=shift: torch.tensor([s]))
+        model.train()
+        augmented = model(torch.from_numpy(x)[None])[0]
+        model.eval()
+        with torch.no_grad():
+            plain = model(torch.from_numpy(xt)[None])[0]
+        moved = plain[:, max(shift, 0):128 + min(shift, 0)]                 # pitches p + shift within 0..127
+        assert torch.allclose(augmented[:, max(-shift, 0):128 + min(-shift, 0)], moved, atol=1e-6)
+        model.train()
+        loss = model.loss(augmented.detach(), torch.from_numpy(y))
+        assert loss.item() == pytest.approx(model.loss(plain, torch.from_numpy(yt)).item(), abs=1e-5)
+
+
+def test_shifts_keep_every_pitch_in_range_and_padding_passes():
+    x = torch.zeros(3, 4, 64)
+    x[..., MEL.INPUTS.offsets()["key"]] = 1
+    pc, octave = MEL.INPUTS.offsets()["prev_pitch_class"], MEL.INPUTS.offsets()["prev_octave"]
+    for row, pitch in ((0, 125), (1, 2)):                         # near the top, near the bottom
+        x[row, 1:, pc + pitch % 12] = 1
+        x[row, 1:, octave + pitch // 12] = 1
+    x[2, 2:] = 0                                                  # a padded tail (all zero), no previous pitch
+    assert contract_encoded(x) and not contract_encoded(torch.randn(2, 3, 64))
+    generator = torch.Generator().manual_seed(0)
+    shifts = torch.stack([draw_shifts(x, 6, generator) for _ in range(300)])
+    assert shifts[:, 0].max() == 2 and shifts[:, 0].min() == -6
+    assert shifts[:, 1].min() == -2 and shifts[:, 1].max() == 6
+    assert set(shifts[:, 2].tolist()) == set(range(-6, 7))
+    y = torch.softmax(torch.randn(3, 4, 128), -1)
+    shift = torch.tensor([2, -2, 5])
+    assert torch.equal(untranspose_outputs(untranspose_outputs(y, shift), -shift), y)
+
+
+def test_a_short_real_training_with_transposition_exports_exactly(corpus, tmp_path, monkeypatch):
+    root, _ = corpus
+    options = Music21CorpusDataset.Options(root=root, task="melody", max_pieces=PIECES, cache_dir=tmp_path / "c",
+                                           workers=1)
+    context = RunContext(run_dir=tmp_path / "run", seed=0, job="melody")
+    data = Music21CorpusDataset(options).prepare(context)
+    drawn = []
+
+    def recording(x, limit, check=True):
+        shifts = draw_shifts(x, limit, check=check)
+        drawn.extend(shifts.tolist())
+        return shifts
+
+    monkeypatch.setattr(melody_model, "draw_shifts", recording)
+    model = build_model(MelodyTransformer, MelodyTransformer.Options(transpose=6, dropout=0.3), seed=0)
+    trainer = DefaultTrainer(DefaultTrainerOptions(epochs=2, window=16, batch_size=8, learning_rate=0.003,
+                                                   device="cpu", tensorboard=False, keep_best=0))
+    result = trainer.fit(model, data, context)
+    assert result.epochs == 2 and math.isfinite(result.test_metrics["bits_per_note"])
+    assert len(set(drawn)) > 5 and min(drawn) >= -6 and max(drawn) <= 6      # the windows were transposed
+    exporter = get_registry().get("exporters", "rtneural").obj()
+    model.train()                                                      # the exporter compares the eval-mode model
+    exported = exporter.export(model, tmp_path / "MelodyTransformer.json",
+                               ExportContext(normalization={"mean": [0.0] * 64, "std": [1.0] * 64}))
+    assert exported.max_abs_error <= exporter.tolerance
