@@ -4,11 +4,51 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from ..io import atomic_write, config_digest
+
+
+MAGIC = b"KELFC01\n"
+SUFFIX = ".kfc"
+_PLAIN_KINDS = "biufcSU"   # bool, integers, floats, complex, bytes, str: never objects
+
+
+def write_entry(handle: IO[bytes], meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """One entry: ``MAGIC``, the JSON header's length (u32 LE), the JSON header (the meta, and each array's name,
+    dtype, shape, offset), then the arrays' raw bytes. Read back with one read and no parser but JSON."""
+    table, offset = [], 0
+    for name, array in arrays.items():
+        table.append([name, array.dtype.str, list(array.shape), offset, array.nbytes])
+        offset += array.nbytes
+    header = json.dumps({"meta": meta, "arrays": table}).encode()
+    handle.write(MAGIC + len(header).to_bytes(4, "little") + header)
+    for array in arrays.values():
+        handle.write(np.ascontiguousarray(array).tobytes())
+
+
+def read_entry(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(meta, arrays) of an entry; ValueError for anything that is not a complete entry of plain arrays."""
+    data = bytearray(path.stat().st_size)
+    with open(path, "rb") as handle:
+        if handle.readinto(data) != len(data) or not data.startswith(MAGIC):
+            raise ValueError("not a kelcore feature-cache entry")
+    start = len(MAGIC) + 4
+    size = int.from_bytes(data[len(MAGIC):start], "little")
+    header = json.loads(bytes(data[start:start + size]))
+    base, arrays = start + size, {}
+    for name, dtype, shape, offset, nbytes in header["arrays"]:
+        kind = np.dtype(dtype)
+        if kind.hasobject or kind.kind not in _PLAIN_KINDS:
+            raise ValueError(f"array {name!r} of dtype {dtype}, not a plain one")
+        if nbytes != int(np.prod(shape, dtype=np.int64)) * kind.itemsize or base + offset + nbytes > len(data):
+            raise ValueError(f"array {name!r} does not fit the file (torn or truncated)")
+        arrays[name] = np.frombuffer(data, kind, nbytes // max(kind.itemsize, 1), base + offset).reshape(shape)
+    if base + sum(entry[4] for entry in header["arrays"]) != len(data):
+        raise ValueError("the file's length does not match its header (torn or truncated)")
+    return header["meta"], arrays
 
 
 class UnsafeCacheEntry(UserWarning):
@@ -18,40 +58,38 @@ class UnsafeCacheEntry(UserWarning):
 class FeatureCache:
     """On-disk cache of extracted features keyed by file content + feature config.
 
-    An entry is one ``.npz`` file read with ``allow_pickle=False``: the arrays plus a small JSON
-    (``__meta__``) with the kind and reason of a skipped track, so nothing in a cache folder can
-    run code. It holds an :class:`Extracted` or a ``dict`` of arrays. Entries are written
+    An entry is one ``.kfc`` file (:func:`write_entry`): a JSON header (the kind and reason of a skipped
+    track, each array's dtype and shape) and the arrays' raw bytes, read with JSON and ``np.frombuffer``
+    alone and only for plain dtypes, so nothing in a cache folder can run code. (It replaced ``.npz``,
+    whose zip members and per-array header parsing were most of a warm preparation: old entries are
+    simply misses.) It holds an :class:`Extracted` or a ``dict`` of arrays. Entries are written
     atomically (temp file + rename), so a killed run never leaves a half-written entry; an
     unreadable or refused entry is a miss (with an :class:`UnsafeCacheEntry` warning) and is
     re-extracted over.
     """
 
-    META = "__meta__"
+    META = "__meta__"   # a reserved array name (the .npz format kept the meta there)
 
     def __init__(self, directory: Path, config: Any) -> None:
         self.directory = Path(directory) / config_digest(config)
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def _path(self, content_key: str) -> Path:
-        return self.directory / content_key[:2] / f"{content_key}.npz"
+        return self.directory / content_key[:2] / f"{content_key}{SUFFIX}"
 
     def get(self, content_key: str) -> Any | None:
         path = self._path(content_key)
         if not path.exists():
             return None
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
-            meta = json.loads(str(arrays.pop(self.META)))
+            meta, arrays = read_entry(path)
             return self._decode(meta, arrays)
         except (OSError, ValueError, KeyError, EOFError, TypeError) as exc:
             import warnings
 
-            why = ("it holds pickled Python objects, which the cache never loads" if "pickle" in str(exc)
-                   else str(exc) or type(exc).__name__)
             warnings.warn(UnsafeCacheEntry(
-                f"{path}: refused feature-cache entry: not a plain array file ({why}); nothing from it was run, "
-                f"the track is extracted again"), stacklevel=2)
+                f"{path}: refused feature-cache entry: not a plain array file ({str(exc) or type(exc).__name__}); "
+                f"nothing from it was run, the track is extracted again"), stacklevel=2)
             return None
 
     @staticmethod
@@ -80,7 +118,7 @@ class FeatureCache:
         # no fsync per entry (it cost more than the extraction): a torn entry after a power cut is refused on
         # read and extracted again
         with atomic_write(path, "wb", durable=False) as handle:
-            np.savez(handle, **arrays, **{self.META: np.array(json.dumps(meta))})
+            write_entry(handle, meta, arrays)
 
 
 
