@@ -60,9 +60,9 @@ def _cache_key(track: Track) -> str:
     return config_digest([file_digest(track.path), repr(track.labels)])
 
 
-def _extract_one(job: tuple[Callable[[Track, Any], Extracted], Track, Any, str | None, str]) -> Extracted:
+def _extract_one(job: tuple[Callable[[Track, Any], Extracted], Track, Any, FeatureCache | None, str]) -> Extracted:
     """Top-level (picklable) worker: extract one track, store the result under ``key``; never raises."""
-    extract, track, config, cache_dir, key = job
+    extract, track, config, cache, key = job
     try:
         if track.path is None or not track.path.exists():
             return Extracted(kind="missing", reason="file not found")
@@ -71,8 +71,8 @@ def _extract_one(job: tuple[Callable[[Track, Any], Extracted], Track, Any, str |
         result = Extracted(kind="corrupt", reason="ran out of memory while parsing")
     except Exception as exc:  # noqa: BLE001 - one bad file must never end a run
         result = Extracted(kind="corrupt", reason=f"{exc} ({type(exc).__name__} while reading the file)")
-    if cache_dir and key:
-        FeatureCache(Path(cache_dir), config).put(key, result)
+    if cache is not None and key:  # the parent's cache object: its folder is digested and made once, not per file
+        cache.put(key, result)
     return result
 
 
@@ -97,7 +97,7 @@ def iter_extracted(
                 misses.append(index)
             else:
                 yield index, hit
-    jobs = [(extract, tracks[i], config, str(cache_dir) if cache_dir else None, keys.get(i, "")) for i in misses]
+    jobs = [(extract, tracks[i], config, cache, keys.get(i, "")) for i in misses]
     for index, (_, result) in zip(misses, parallel_map(_extract_one, jobs, workers, desc, progress)):
         yield index, result
 
