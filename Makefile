@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PLUGIN_PROJECTS := $(sort $(wildcard plugins/*/pyproject.toml))
 STAMP  := $(VENV)/.kelcore-installed
+# The set of plugin folders as of the last install: a renamed or added folder reinstalls (its mtime alone would not).
+PLUGIN_LIST := $(VENV)/.plugin-projects
+$(shell mkdir -p $(VENV) && (echo '$(PLUGIN_PROJECTS)' | cmp -s - $(PLUGIN_LIST) || echo '$(PLUGIN_PROJECTS)' > $(PLUGIN_LIST)))
 DEMO_DATA := demo-data
 
 .PHONY: setup test demo clean
@@ -13,7 +16,7 @@ DEMO_DATA := demo-data
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt $(PLUGIN_PROJECTS) hostbench/pyproject.toml
+$(STAMP): $(BIN)/python $(PLUGIN_LIST) pyproject.toml constraints.txt $(PLUGIN_PROJECTS) hostbench/pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt \
 		-e '.[test,bench,tensorboard]' $(foreach p,$(PLUGIN_PROJECTS),-e ./$(dir $(p))) -e ./hostbench
 	touch $@

@@ -167,11 +167,11 @@ def test_dataset_and_exporter_suites(kelcore, plugin_env):
 
 # ------------------------------------------------------------------ item 5: one public API
 # every in-repo plugin and example: each imports kelcore, kelcore.api (or kelcore.testing in tests) and nothing else
-PLUGIN_FOLDERS = ["plugins/export_rtneural", "plugins/contracts", "examples/third_party_model", "examples/third_party_dataset",
-            "tests/plugins", "plugins/datasets_deam", "plugins/datasets_groove", "plugins/datasets_pmemo",
-            "plugins/features_audio", "plugins/models_dynamics", "plugins/models_emotion", "plugins/models_groove",
-            "plugins/datasets_lakh", "plugins/datasets_maestro", "plugins/datasets_music21corpus",
-            "plugins/features_midi", "plugins/models_harmony", "plugins/models_melody"]
+PLUGIN_FOLDERS = ["plugins/kel-plugin-rtneural", "plugins/kel-contracts", "examples/third_party_model", "examples/third_party_dataset",
+            "tests/plugins", "plugins/kel-plugin-deam", "plugins/kel-plugin-groove-midi", "plugins/kel-plugin-pmemo",
+            "plugins/kel-audio-features", "plugins/kel-plugin-dynamics", "plugins/kel-plugin-emotion", "plugins/kel-plugin-groove",
+            "plugins/kel-plugin-lakh", "plugins/kel-plugin-maestro", "plugins/kel-plugin-music21-corpus",
+            "plugins/kel-midi-features", "plugins/kel-plugin-harmony", "plugins/kel-plugin-melody"]
 
 
 def kelcore_imports(folder: Path) -> list[str]:

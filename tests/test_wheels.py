@@ -13,7 +13,7 @@ import pytest
 
 from conftest import REPO
 
-MODEL_ONLY = [REPO, REPO / "plugins" / "contracts", REPO / "plugins" / "models_groove",
+MODEL_ONLY = [REPO, REPO / "plugins" / "kel-contracts", REPO / "plugins" / "kel-plugin-groove",
               REPO / "examples" / "third_party_model"]
 
 

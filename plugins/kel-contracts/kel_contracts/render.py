@@ -132,7 +132,7 @@ def render_markdown() -> str:
              "What every element of each model's input, output and training target means. A dataset plugin "
              "produces `Sequence(inputs[T, in], targets[T, target_size])` by these rules; the model plugin's "
              "`feature_contract()`, the metadata of every exported file, the C++ constants `KelContracts.h` and "
-             "this page are all generated from one definition per model in `plugins/contracts/kel_contracts/`. "
+             "this page are all generated from one definition per model in `plugins/kel-contracts/kel_contracts/`. "
              "The C++ side of every contract is `KelFeatures.h` (see [NATIVE.md](NATIVE.md)); a test proves it "
              "computes the same features as training on real files.", "",
              "Normalisation: a standardised contract's dataset returns `normalization = {\"mean\": [...], "
