@@ -19,15 +19,18 @@ GRID = GRID_BINS
 HIDDEN = 256
 
 
-def grid_centres() -> torch.Tensor:
-    """Centre of bin k on either axis (the contract's decoding)."""
-    return torch.tensor([grid_centre(k) for k in range(GRID)], dtype=torch.float32)
+def grid_centres(like: torch.Tensor) -> torch.Tensor:
+    """Centre of bin k on either axis (the contract's decoding), on ``like``'s device and dtype.
+
+    Made where the batch lives: a CPU tensor here broke CUDA training (issue 20).
+    """
+    return torch.tensor([grid_centre(k) for k in range(GRID)], dtype=like.dtype, device=like.device)
 
 
 def expected_position(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Expected (valence, arousal) of grid probabilities ``[N, 64]`` (index = 8 v + a)."""
     grid = outputs.reshape(-1, GRID, GRID)
-    centres = grid_centres()
+    centres = grid_centres(outputs)
     return grid.sum(dim=2) @ centres, grid.sum(dim=1) @ centres
 
 
@@ -65,7 +68,7 @@ class EmotionRecognizer(ChainModel):
 
     def soft_targets(self, targets: torch.Tensor) -> torch.Tensor:
         """A normalised Gaussian on the grid around each (valence, arousal)."""
-        centres = grid_centres()
+        centres = grid_centres(targets)
         sigma = self.options.target_sigma
         v = torch.exp(-((centres - targets[:, :1]) ** 2) / (2 * sigma ** 2))
         a = torch.exp(-((centres - targets[:, 1:2]) ** 2) / (2 * sigma ** 2))
