@@ -10,6 +10,9 @@ STAMP  := $(VENV)/.kelcore-installed
 PLUGIN_LIST := $(VENV)/.plugin-projects
 $(shell mkdir -p $(VENV) && (echo '$(PLUGIN_PROJECTS)' | cmp -s - $(PLUGIN_LIST) || echo '$(PLUGIN_PROJECTS)' > $(PLUGIN_LIST)))
 DEMO_DATA := demo-data
+# Test workers (pytest-xdist): one per core; tests of one file stay on one worker so that their
+# module-scoped fixtures (trainings, native builds) are made once.
+TEST_WORKERS ?= auto
 
 .PHONY: setup test demo clean
 
@@ -24,7 +27,7 @@ $(STAMP): $(BIN)/python $(PLUGIN_LIST) pyproject.toml constraints.txt $(PLUGIN_P
 setup: $(STAMP)
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 demo: setup
 	$(BIN)/kelcore data demo groove $(DEMO_DATA)/groove --seed 0

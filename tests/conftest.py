@@ -14,6 +14,15 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 SHARED = REPO.parent / "shared"
 TEST_PLUGINS = TESTS / "plugins"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One compute thread per test worker (and per `kelcore` it starts): the workers already use every core, and
+    # oversubscribed BLAS/torch threads make each worker slower than it would be alone.
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    import torch
+
+    torch.set_num_threads(1)
 KELCORE_BIN = Path(sys.executable).with_name("kelcore")
 
 # distribution name -> (entry point name, module)
