@@ -336,6 +336,11 @@ class Dataset(ABC):
     def validate(self, progress: bool = False) -> ValidationReport:
         """Count listed, usable, missing, corrupt and unlabelled tracks."""
 
+    def check_structure(self) -> list[str]:
+        """Cheap structural checks (the index file present and readable, ...) that ``kelcore check-config`` and
+        ``kelcore run`` make before anything runs (exit 2): one message per problem. Default: none."""
+        return []
+
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0) -> None:
         """Write a small deterministic corpus in this dataset's real layout (optional: the default says there

@@ -86,7 +86,10 @@ class ExportCommand(Command):
         parser.add_argument("--untrained", action="store_true", help="export every registered model untrained")
         parser.add_argument("--seed", type=int, default=0, help="weight seed for --untrained (default 0)")
         parser.add_argument("--models", help="comma-separated model or job names (default: all)")
-        parser.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/exports)")
+        parser.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/exports); one that holds "
+                            "files kelcore did not write is refused unless --force")
+        parser.add_argument("--force", action="store_true",
+                            help="write into an --out folder that holds files kelcore did not write")
         parser.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                             help="exporter option (repeatable); for a run, the job's exporter_options apply first")
         for name, component in sorted(get_registry().components["exporters"].items()):
@@ -108,6 +111,10 @@ class ExportCommand(Command):
         name, cls = choose_exporter(args.format)
         cli_options = _options(args.option)
         out = args.out or args.run_dir / "exports"
+        if args.out is not None:  # a user-named folder: nothing of the user's is overwritten
+            from .io import claim_output_folder
+
+            claim_output_folder(out, force=args.force)
         results = []
         if args.untrained:
             exporter = cls(cls.Options(**cli_options))

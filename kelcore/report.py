@@ -192,6 +192,11 @@ def write_job_report(job_dir: Path, record: dict[str, Any], model: Any, outputs:
     return path
 
 
+def _cell(text: str) -> str:
+    """``text`` fit for one Markdown table cell (one line, no column separator)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def write_run_report(run_dir: Path, records: list[dict[str, Any]], table: str) -> Path:
     """The run's ``report.md``: the summary table and a link to every job's report and plots."""
     run_dir = Path(run_dir)
@@ -200,6 +205,10 @@ def write_run_report(run_dir: Path, records: list[dict[str, Any]], table: str) -
              "| job | model | metric | model | baseline | verdict | baseline is | data |",
              "|---|---|---|---:|---:|---|---|---|"]
     for rec in records:
+        if rec.get("status", "ok") != "ok":  # a failed job, or one not run yet: its outcome, in its row
+            lines.append(f"| {rec['job']} | {rec.get('spec', '')} | | | | **{rec['status']}**: "
+                         f"{_cell(rec.get('error', ''))} | | |")
+            continue
         key = rec["report"]["primary_metric"]
         verdict = "beats baseline" if rec["beats_baseline"] else "**does not beat the baseline**"
         data = rec.get("provenance", "not recorded")
@@ -212,6 +221,9 @@ def write_run_report(run_dir: Path, records: list[dict[str, Any]], table: str) -
     lines += ["", "```", table, "```", ""]
     for rec in records:
         job = rec["job"]
+        if rec.get("status", "ok") != "ok":
+            lines += [f"## {job}", "", f"**{rec['status']}**: {rec.get('error', '')}", ""]
+            continue
         lines += [f"## {job}", "", f"[report]({job}/report.md) · [metrics]({job}/metrics.csv)", ""]
         for picture in ("curves.png", "test.png"):
             if (run_dir / job / picture).exists():

@@ -332,10 +332,33 @@ class IndexedDataset(Dataset):
                                standardise=self.task in self.standardised_tasks, widths=widths,
                                root=Path(self.options.root), regroup=self.content_groups)
 
+    def check_structure(self) -> list[str]:
+        """The index can be read and lists at least one track (no file is parsed)."""
+        from ..errors import describe_exception
+
+        try:
+            tracks = self.read_index(Path(self.options.root))
+        except (OSError, ValueError, KeyError, LookupError) as exc:
+            return [f"cannot read the dataset's index: {describe_exception(exc)}"]
+        return [] if tracks else [f"{self.options.root}: the dataset's index lists no track"]
+
     def checker(self) -> Callable[[Track, Any], Extracted]:
         """The validation function (picklable); override to bind extra data such as checksums."""
         return type(self).check
 
     def validate(self, progress: bool = False) -> ValidationReport:
-        return validate_tracks(self.name, Path(self.options.root), self.tracks(), self.checker(),
-                               self.options.workers, progress)
+        """The counts training on this task would give: every row checked (``checker``: parses, checksums), then
+        the rows that pass go through this task's own extraction, cached as a run caches it (so fills, other
+        metres or too little music count as ``unsupported`` here as they do in the run's log)."""
+        tracks = self.tracks()
+        report = validate_tracks(self.name, Path(self.options.root), tracks, self.checker(),
+                                 self.options.workers, progress)
+        refused = {p.path for p in report.problems}
+        passed = [t for t in tracks if str(t.path or t.track_id) not in refused]
+        label = f"{self.name}/{self.task}" if self.task else self.name
+        for index, result in iter_extracted(passed, type(self).extract, self.feature_config(),
+                                            cache_dir_of(self.options), self.options.workers, progress,
+                                            f"{label} features"):
+            if result.kind:
+                report.problems.append(_problem(passed[index], result))
+        return report.count(report.listed - len(report.problems))
