@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from .components import Command, ExportContext, Exporter, ExportResult, SequenceModel
 from .errors import UsageError
-from .plugins import get_registry, provider_of
+from .plugins import INSTALL_HINT, get_registry
 from .progress import on_terminal
 
 
@@ -43,8 +43,7 @@ def export_models(jobs: Iterable[tuple[str, SequenceModel, ExportContext]], expo
 
 
 def no_exporter_message() -> str:
-    return (f"no exporter is installed; install one, e.g. pip install {provider_of('exporters', 'rtneural')} "
-            "(RTNeural JSON)")
+    return f"no exporter plugin is loaded (`kelcore plugins` lists what is): install one ({INSTALL_HINT})"
 
 
 def choose_exporter(name: str | None) -> tuple[str, type[Exporter]]:
