@@ -276,8 +276,8 @@ class SequenceModel(nn.Module, ABC):
     @abstractmethod
     def baseline_metrics(cls, train: list[Sequence], evaluate: list[Sequence]) -> dict[str, float]:
         """The design's baseline, fitted on ``train``, scored on ``evaluate``,
-        with the same metric names as :meth:`metrics`. The docstring's first line
-        names the baseline in the console table and the reports."""
+        with the same metric names as :meth:`metrics`. The docstring's first paragraph
+        (joined into one line) names the baseline in the console table and the reports."""
 
     def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure: Any) -> str | None:
         """Optional: draw what the model does on the test split into the matplotlib ``figure``

@@ -82,7 +82,12 @@ def claim_output_folder(path: Path | str, force: bool = False, option: str = "--
                 f"{path}: the folder holds files kelcore did not write (first: {path / foreign[0]}, "
                 f"{len(foreign)} in all); nothing was written: choose a new or empty folder, or pass {option} "
                 "to write into it anyway (files of the same name are replaced)")
-    mark_output_folder(path)
+    try:
+        mark_output_folder(path)
+    except OSError as exc:  # an unwritable place is bad input (exit 2), said in one line
+        from .errors import describe_exception
+
+        raise UsageError(f"{path}: cannot write there: {describe_exception(exc)}") from None
     return path
 
 

@@ -23,6 +23,16 @@ import torch
 from .training.history import TrainingMetrics
 
 
+def baseline_description(model_cls: Any) -> str:
+    """What a model's baseline is, for the console, report.md and result.json: the first paragraph of its
+    ``baseline_metrics`` docstring, joined into one line (a wrapped sentence is never cut at the line break)."""
+    import inspect
+
+    doc = inspect.cleandoc(getattr(model_cls.baseline_metrics, "__doc__", None) or "")
+    first = doc.split("\n\n", 1)[0]
+    return " ".join(first.split()) or f"{model_cls.__name__}.baseline_metrics"
+
+
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
