@@ -46,7 +46,7 @@ demo: setup
 	else echo "groove on real performances: set GROOVE_MIDI_DIR to the Groove MIDI release (see docs/DATASETS.md)"; fi
 
 wheels: $(BIN)/python
-	rm -rf $(DIST)
+	rm -rf $(DIST) build plugins/*/build hostbench/build  # a stale build/lib would put deleted modules in a wheel
 	$(BIN)/pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w $(DIST) \
 		. $(foreach p,$(PLUGIN_PROJECTS),./$(dir $(p))) ./hostbench
 	@echo "wheels of every distribution in $(DIST)/: pip install --find-links $(DIST) kel-plugin-groove ..."

@@ -25,6 +25,23 @@ def _add_override_arguments(parser: argparse.ArgumentParser) -> None:
                              "--set jobs.melody.trainer_options.epochs=5 (repeatable)")
     parser.add_argument("--only", action="append", default=[], metavar="JOB",
                         help="run only this job (repeatable); the others are still checked")
+    parser.add_argument("--device", metavar="NAME",
+                        help="train every job on NAME (cpu, cuda, cuda:N, mps, auto): sets trainer_options.device "
+                             "of each job whose trainer has that option (recorded like --set)")
+
+
+def with_device(args: argparse.Namespace) -> list[str]:
+    """``--set`` plus, for ``--device NAME``, ``jobs.<job>.trainer_options.device=NAME`` for every job whose
+    trainer takes a device."""
+    from .errors import UsageError
+
+    if not getattr(args, "device", None):
+        return list(args.overrides)
+    probe = load_pipeline(args.pipeline, overrides=args.overrides)
+    jobs = [job.name for job in probe.jobs if "device" in getattr(type(job.trainer), "Options").model_fields]
+    if not jobs:
+        raise UsageError(f"--device {args.device}: no job's trainer takes a device option")
+    return [*args.overrides, *(f"jobs.{name}.trainer_options.device={args.device}" for name in jobs)]
 
 
 class RunCommand(Command):
@@ -41,10 +58,10 @@ class RunCommand(Command):
                                resume_arguments, resume_command, summary)
         from .training.default import Interrupted
 
-        overrides, only = args.overrides, args.only
+        overrides, only = with_device(args), args.only
         if args.resume:  # the run's own --set and --only (run.json), not this command line's
             info = read_run_info(args.resume)
-            overrides, only = resume_arguments(info, args.overrides, args.only)
+            overrides, only = resume_arguments(info, overrides, args.only)
         pipeline = load_pipeline(args.pipeline, overrides=overrides, only=only)
         check_datasets(pipeline)
         if args.resume:
@@ -108,7 +125,7 @@ class CheckConfigCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from .pipeline import check_datasets
 
-        pipeline = load_pipeline(args.pipeline, overrides=args.overrides, only=args.only)
+        pipeline = load_pipeline(args.pipeline, overrides=with_device(args), only=args.only)
         check_datasets(pipeline)
         jobs = ", ".join(f"{j.name} ({j.model_name} <- {j.dataset_name})" for j in pipeline.jobs)
         print(f"{args.pipeline}: OK, {len(pipeline.jobs)} job(s): {jobs}")

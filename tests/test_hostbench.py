@@ -105,7 +105,8 @@ def test_a_weight_budget_exceeded_fails_and_reference_latency_never_does(models,
     slow = hostbench("run", models, "--out", tmp_path / "slow", *FAST, "--engines", "numpy", "--budget-ms", "0.001")
     report = json.loads((tmp_path / "slow" / "report.json").read_text())
     assert not any("budget" in failure for failure in report["failures"]), report["failures"]
-    assert all(entry["verdict"] == "PASS (reference; latency not judged)" for entry in report["engines"][0]["models"].values())
+    assert all(entry["verdict"] == "PASS (reference; latency not judged)"
+               for entry in report["engines"][0]["models"].values())
 
 
 def test_nothing_measured_is_a_fail_and_errors_are_messages(models, tmp_path):
@@ -121,7 +122,8 @@ def test_nothing_measured_is_a_fail_and_errors_are_messages(models, tmp_path):
     mine.mkdir()
     (mine / "notes.txt").write_text("the user's")
     refused = hostbench("run", models, "--out", mine, *FAST, "--engines", "numpy")
-    assert refused.returncode == 2 and "notes.txt" in refused.stderr and (mine / "notes.txt").read_text() == "the user's"
+    assert refused.returncode == 2 and "notes.txt" in refused.stderr
+    assert (mine / "notes.txt").read_text() == "the user's"
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -17,7 +17,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXPORTER_DIST = "kel-plugin-rtneural"   # the exporter every job of examples/ uses
-TABLE_START = "| model | model plugin | datasets (their plugin) | install from this repository: model, datasets, exporter, their dependencies |"
+TABLE_START = ("| model | model plugin | datasets (their plugin) | install from this repository: model, datasets, "
+               "exporter, their dependencies |")
 
 
 def _name(requirement: str) -> str:
@@ -126,7 +127,8 @@ def test_pip_resolves_one_model_from_dist(dist, tmp_path):
     if resolved.returncode != 0 and "kel" not in resolved.stderr.split("No matching distribution")[-1][:80]:
         pytest.skip(f"no package index reachable for the third-party dependencies: {resolved.stderr[-300:]}")
     assert resolved.returncode == 0, resolved.stderr[-2000:]
-    installs = {item["metadata"]["name"]: item["download_info"]["url"] for item in json.loads(report.read_text())["install"]}
+    installs = {item["metadata"]["name"]: item["download_info"]["url"]
+                for item in json.loads(report.read_text())["install"]}
     for name in ("kelcore", "kel-contracts", "kel-midi-features", "kel-plugin-groove", "kel-plugin-groove-midi",
                  EXPORTER_DIST):
         assert name in installs and installs[name].startswith(dist.as_uri()), (name, installs.get(name))

@@ -163,6 +163,7 @@ def test_a_job_whose_data_is_unusable_fails_alone(kelcore, plugin_env, tmp_path)
     result = kelcore("run", str(path), env=env)
     assert result.returncode == 1, result.stderr
     assert "groove: FAILED" in result.stderr and "no usable training sequences" in result.stderr
+    assert "commonest reasons: 56 x unsupported: fill in 4-4" in result.stderr   # said here, not only in a log
     run = the_run(tmp_path)
     jobs = report_jobs(run)
     assert list(jobs) == ["groove", "toy"]
@@ -216,3 +217,91 @@ def test_check_config_and_run_say_a_missing_index_before_anything_runs(kelcore, 
     assert not (tmp_path / "runs").exists()        # nothing ran, no run folder left behind
     validated = kelcore("data", "validate", "groove-midi", "--root", str(root), env=env)
     assert validated.returncode == 2
+
+
+# ----------------------------------------------------------------------------- (6) the smaller items
+TOY_BASELINE = "Every step predicted as the training split's mean velocity (and, a baseline-only figure, its median)."
+
+
+def test_a_toy_run_names_its_baseline_whole_explains_the_star_writes_0644_and_takes_device(
+        kelcore, plugin_env, tmp_path):
+    env = plugin_env("kel-test-plugin")
+    path = toy_pipeline(tmp_path, names=("a",))
+    old = os.umask(0o022)
+    try:
+        result = kelcore("run", str(path), "--device", "cpu", env=env)
+    finally:
+        os.umask(old)
+    assert result.returncode == 0, result.stderr
+    run = the_run(tmp_path)
+    record = json.loads((run / "a" / "result.json").read_text())
+    assert record["report"]["baseline"] == TOY_BASELINE            # the wrapped sentence, whole
+    assert TOY_BASELINE in result.stdout and TOY_BASELINE in (run / "report.md").read_text()
+    assert "* best validation loss so far (these weights are kept)" in result.stderr
+    assert record["report"]["device"] == "cpu"
+    assert "jobs.a.trainer_options.device=cpu" in json.loads((run / "run.json").read_text())["overrides"]
+    for name in ("a/model.pt", "a/result.json", "run.json", "report.json", "a/exports/DynamicsEngine.torch.json"):
+        assert (run / name).stat().st_mode & 0o777 == 0o644, name   # what open() gives under umask 0022
+
+
+def test_export_modes_follow_the_umask_and_an_unwritable_out_is_bad_input(kelcore, plugin_env, tmp_path):
+    env = plugin_env("kel-test-plugin")
+    old = os.umask(0o027)
+    try:
+        done = kelcore("export", "--untrained", "--models", "toy-dynamics", "--out", str(tmp_path / "out"), env=env)
+    finally:
+        os.umask(old)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "DynamicsEngine.torch.json").stat().st_mode & 0o777 == 0o640
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    unwritable = kelcore("export", "--untrained", "--models", "toy-dynamics", "--out", str(blocker / "out"), env=env)
+    assert unwritable.returncode == 2, unwritable.stderr
+    assert "cannot write there" in unwritable.stderr and "Traceback" not in unwritable.stderr
+
+
+def test_typod_keys_get_a_did_you_mean(kelcore, plugin_env, tmp_path):
+    env = plugin_env("kel-test-plugin")
+    path = toy_pipeline(tmp_path, names=("a",))
+    path.write_text(path.read_text().replace("sequences = 12", "sequence = 12").replace(
+        "[jobs.a.trainer_options]", "[jobs.a.trainer_option]"))
+    checked = kelcore("check-config", str(path), env=env)
+    assert checked.returncode == 2
+    assert "did you mean 'trainer_options'?" in checked.stderr
+    path.write_text(path.read_text().replace("[jobs.a.trainer_option]", "[jobs.a.trainer_options]"))
+    checked = kelcore("check-config", str(path), env=env)
+    assert checked.returncode == 2 and "did you mean 'sequences'?" in checked.stderr
+
+
+def test_plugins_json_into_a_closed_pipe_says_nothing(tmp_path):
+    result = subprocess.run(f"'{KELCORE_BIN}' plugins --json | head -c 1", shell=True, capture_output=True,
+                            text=True, timeout=300)
+    assert result.stdout == "[" and result.stderr == "", result.stderr
+
+
+def test_dynamics_baseline_on_read_only_targets_warns_nothing():
+    import warnings
+
+    import numpy as np
+
+    from kelcore.api import Sequence
+    from kel_plugin_dynamics.model import DynamicsEngine
+
+    def sequence(seed: int) -> Sequence:
+        velocity = np.random.default_rng(seed).uniform(20, 110, (50, 1)).astype(np.float32)
+        velocity.flags.writeable = False                  # prepared data are read-only views
+        return Sequence(f"s{seed}", np.zeros((50, 32), np.float32), velocity)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figures = DynamicsEngine.baseline_metrics([sequence(0)], [sequence(1), sequence(2)])
+    assert 0 < figures["velocity_mae"] < 40 and 0 <= figures["bin_accuracy"] <= 1
+
+
+def test_an_empty_mp3_is_called_empty_not_a_pipe(tmp_path):
+    from kel_audio_features import AudioError, load_audio
+
+    (tmp_path / "song.mp3").write_bytes(b"")
+    with pytest.raises(AudioError) as empty:
+        load_audio(tmp_path / "song.mp3")
+    assert "empty file (0 bytes)" in str(empty.value) and "pipe" not in str(empty.value)

@@ -284,7 +284,8 @@ def judge(report: dict[str, Any], settings: Settings) -> None:
                    "the native engine was not asked for (--engines)")
         measured = [row["engine"] for row in report["engines"] if row["status"] == "ok"]
         failures.insert(0, f"nothing the plugin runs was measured (native RTNeural: {why})"
-                        + (f"; the {', '.join(measured)} rows are references only" if measured else "; no engine was measured"))
+                        + (f"; the {', '.join(measured)} rows are references only" if measured
+                           else "; no engine was measured"))
     sweep = report.get("native_pipeline", {})
     for run in [*sweep.get("runs", []), *sweep.get("engines_at_48k_256", [])]:
         where = f"native pipeline {run.get('engine', sweep.get('api'))} {run['rate']:g} Hz / {run['block']} frames"

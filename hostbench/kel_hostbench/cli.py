@@ -140,7 +140,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     how = export_run(run_dir, jobs, out / "models")
     args.quick = not args.full
     code, report = run(_settings(args, out / "models", out))
-    by_spec = {job["spec"]: job for job in jobs}
+    by_spec = {job["spec"]: job for job in jobs if job.get("spec") and job.get("status", "ok") == "ok"}
+    for job in jobs:  # a job that failed or has not run yet: said, and the summary is not a PASS
+        if job.get("status", "ok") != "ok":
+            print(f"{job['job']}: {job['status']}: {job.get('error', '')}")
     ok = [r for r in report["engines"] if r["status"] == "ok"]
     engine = next((r for r in ok if r["engine"] == "rtneural-modelt-native"), None) or next(
         (r for r in ok if r["engine"] == "rtneural-dynamic-native"), None) or next(iter(ok), None) or {
@@ -184,7 +187,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
               f"{sum(r['audio_thread_allocations'] for r in sweep['runs'])}")
     else:
         print(f"native path: {sweep.get('status', 'not run')}")
-    failures = [*report["failures"], *row_failures]
+    failures = [*report["failures"], *row_failures,
+                *(f"job {job['job']}: {job['status']}" for job in jobs if job.get("status", "ok") != "ok")]
     for failure in failures:
         print(f"FAIL: {failure}")
     print(f"{'FAIL' if failures else 'PASS'}: {out / 'report.md'}")

@@ -177,9 +177,15 @@ def _split(name: str, usable: list[tuple[Track, Sequence]], sides: dict[str, str
            context: RunContext) -> dict[str, list[Sequence]]:
     """The sequences of each side, in index order; an error when the training side is empty."""
     splits = {side: [s for t, s in usable if sides.get(t.track_id) == side] for side in SPLITS}
-    if not splits["train"]:
-        raise ValueError(f"{name}: no usable training sequences ({report.counts_line()}); "
-                         f"see {context.run_dir / 'dataset_problems.log'}")
+    if not splits["train"]:  # the reasons in the message itself: the log may be in a folder that is gone
+        reasons: dict[str, int] = {}
+        for problem in report.problems:
+            reasons[f"{problem.kind}: {problem.reason}"] = reasons.get(f"{problem.kind}: {problem.reason}", 0) + 1
+        commonest = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
+        common = "; ".join(f"{count} x {reason}" for reason, count in commonest)
+        raise ValueError(f"{name}: no usable training sequences ({report.counts_line()})"
+                         + (f"; commonest reasons: {common}" if common else "")
+                         + f"; every row in {context.run_dir / 'dataset_problems.log'}")
     return splits
 
 
