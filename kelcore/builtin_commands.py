@@ -225,14 +225,17 @@ class DataCommand(Command):
             print(f"kelcore data: {exc}", file=sys.stderr)
             return 2
         if args.data_command == "demo":
-            from .io import claim_output_folder
+            from .io import check_output_folder, mark_output_folder
 
-            claim_output_folder(args.path, force=args.force)
+            check_output_folder(args.path, force=args.force)
             try:
                 cls.write_demo(args.path, seed=args.seed)
             except NotImplementedError as exc:
                 print(f"kelcore data demo: {exc}", file=sys.stderr)
                 return 2
+            finally:  # whatever was written is kelcore's: a retry may write there again
+                if args.path.is_dir() and any(args.path.iterdir()):
+                    mark_output_folder(args.path)
             from .components import mark_demo
 
             kind = "real music" if getattr(cls, "real", False) else "synthetic"

@@ -69,9 +69,21 @@ def current_umask() -> int:
 
 
 def claim_output_folder(path: Path | str, force: bool = False, option: str = "--force") -> Path:
-    """Make sure writing into ``path`` loses nothing of the user's: the folder is new, empty, or holds kelcore's
-    marker (:data:`OUTPUT_MARKER`, or a demo corpus's). Otherwise raise :class:`ForeignFilesError` naming the
-    first foreign file, unless ``force``. Creates the folder and marks it as kelcore's."""
+    """Make sure writing into ``path`` loses nothing of the user's (:func:`check_output_folder`), then create the
+    folder and mark it as kelcore's."""
+    path = check_output_folder(path, force, option)
+    try:
+        mark_output_folder(path)
+    except OSError as exc:  # an unwritable place is bad input (exit 2), said in one line
+        from .errors import describe_exception
+
+        raise UsageError(f"{path}: cannot write there: {describe_exception(exc)}") from None
+    return path
+
+
+def check_output_folder(path: Path | str, force: bool = False, option: str = "--force") -> Path:
+    """``path`` is new, empty, or holds kelcore's marker (:data:`OUTPUT_MARKER`, or a demo corpus's); otherwise
+    :class:`ForeignFilesError` naming the first foreign file, unless ``force``. Writes nothing."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ForeignFilesError(f"{path}: exists and is not a folder; nothing was written")
@@ -82,12 +94,6 @@ def claim_output_folder(path: Path | str, force: bool = False, option: str = "--
                 f"{path}: the folder holds files kelcore did not write (first: {path / foreign[0]}, "
                 f"{len(foreign)} in all); nothing was written: choose a new or empty folder, or pass {option} "
                 "to write into it anyway (files of the same name are replaced)")
-    try:
-        mark_output_folder(path)
-    except OSError as exc:  # an unwritable place is bad input (exit 2), said in one line
-        from .errors import describe_exception
-
-        raise UsageError(f"{path}: cannot write there: {describe_exception(exc)}") from None
     return path
 
 

@@ -183,6 +183,8 @@ def test_validate_counts_what_training_uses(kelcore, plugin_env, tmp_path):
     validated = kelcore("data", "validate", "groove-midi", "--root", str(root), "--json", env=env)
     counts = json.loads(validated.stdout)
     assert (counts["listed"], counts["usable"], counts["unsupported"]) == (60, 52, 8), counts
+    by_old_name = kelcore("data", "validate", "groove", "--root", str(root), "--json", env=env)  # the plugin's alias
+    assert json.loads(by_old_name.stdout)["usable"] == 52, by_old_name.stderr
     path = toy_pipeline(tmp_path, names=(), extra=GROOVE_JOB.format(root=root, cache=tmp_path / "cache"))
     trained = kelcore("run", str(path), env=env)
     assert trained.returncode == 0, trained.stderr
@@ -305,3 +307,24 @@ def test_an_empty_mp3_is_called_empty_not_a_pipe(tmp_path):
     with pytest.raises(AudioError) as empty:
         load_audio(tmp_path / "song.mp3")
     assert "empty file (0 bytes)" in str(empty.value) and "pipe" not in str(empty.value)
+
+
+def _nothing_usable(track, config):
+    from kelcore.api import Extracted
+
+    return Extracted(kind="unsupported", reason="nothing here is usable")
+
+
+def test_a_failing_check_points_at_no_removed_temporary_log():
+    from kelcore.testing.checks import ConformanceError
+    from kelcore.testing.suites import check_dataset_demo_prepares
+    from kel_plugin_groove_midi.dataset import GrooveMidiDataset
+
+    class NothingUsable(GrooveMidiDataset):
+        extract = staticmethod(_nothing_usable)
+
+    with pytest.raises(ConformanceError) as failed:
+        check_dataset_demo_prepares(NothingUsable)
+    message = str(failed.value)
+    assert "no usable training sequences" in message and "60 x unsupported: nothing here is usable" in message
+    assert "<the check's temporary folder, removed>" in message and "/tmp" not in message
