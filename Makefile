@@ -31,12 +31,14 @@ setup: $(STAMP)
 test: setup
 	$(BIN)/python -m pytest -q
 
+# demo-data/ is this Makefile's own folder (make clean removes it): --force, so that a folder written by an older
+# kelcore (before folders were marked as kelcore's) is written again
 demo: setup
-	$(BIN)/kelcore data demo groove $(DEMO_DATA)/groove --seed 0
-	$(BIN)/kelcore data demo deam $(DEMO_DATA)/deam --seed 0
-	$(BIN)/kelcore data demo lakh $(DEMO_DATA)/lakh --seed 0
-	$(BIN)/kelcore data demo maestro $(DEMO_DATA)/maestro --seed 0
-	$(BIN)/kelcore data demo music21corpus $(DEMO_DATA)/music21corpus --seed 0
+	$(BIN)/kelcore data demo groove $(DEMO_DATA)/groove --seed 0 --force
+	$(BIN)/kelcore data demo deam $(DEMO_DATA)/deam --seed 0 --force
+	$(BIN)/kelcore data demo lakh $(DEMO_DATA)/lakh --seed 0 --force
+	$(BIN)/kelcore data demo maestro $(DEMO_DATA)/maestro --seed 0 --force
+	$(BIN)/kelcore data demo music21corpus $(DEMO_DATA)/music21corpus --seed 0 --force
 	$(BIN)/kelcore run examples/quickstart.toml
 	@# hostbench judges what the plugin runs (native RTNeural); without RTNEURAL_DIR it says FAIL and why
 	@if [ -n "$(RTNEURAL_DIR)" ]; then RTNEURAL_DIR="$(RTNEURAL_DIR)" $(BIN)/hostbench summary runs; \
