@@ -36,9 +36,9 @@ def load_audio(path: Path, until: float | None = None) -> np.ndarray:
 
     try:
         if Path(path).is_file() and Path(path).stat().st_size == 0:  # libsndfile would say "possibly a pipe?"
-            raise AudioError("empty file (0 bytes): not audio")
+            raise AudioError("unreadable audio: empty file (0 bytes)")
     except OSError as exc:
-        raise AudioError(f"unreadable file: {exc.strerror or exc}") from None
+        raise AudioError(f"unreadable audio: {exc.strerror or exc}") from None
     try:
         with soundfile.SoundFile(str(path)) as handle:
             rate = handle.samplerate
