@@ -29,7 +29,8 @@ from .data import (Extracted, FeatureCache, IndexedDataset, Track, apply_normali
                    load_or_draw_split, parallel_map, prepare_dataset, split_by_group, validate_tracks)
 from .errors import KelcoreError, UsageError, WorkError, describe_exception  # noqa: F401
 from .hookspecs import hookimpl  # noqa: F401
-from .io import atomic_write, config_digest, file_digest, write_json_atomic, write_text_atomic  # noqa: F401
+from .io import (OUTPUT_MARKER, ForeignFilesError, atomic_write, claim_output_folder, config_digest,  # noqa: F401
+                 file_digest, mark_output_folder, write_json_atomic, write_text_atomic)
 from .layers import ACTIVATION_MODULES, RECURRENT_MODULES, TRAIN_ONLY_MODULES, ChainModel  # noqa: F401
 from .metrics import class_nll, log_probs, pearson, perplexity, rmse, stack_targets, topk_accuracy  # noqa: F401
 from .progress import Progress, on_terminal, track  # noqa: F401
@@ -55,13 +56,13 @@ def component_of(obj: Any) -> dict[str, str] | None:
 
 # Every public name, listed (not computed from dir(): a test runner may add its own names to the module).
 __all__ = ["ACTIVATION_MODULES", "ChainModel", "Command", "DEMO_MARKER", "Dataset", "DatasetOptions",
-    "DatasetProblem", "EXPORT_TOLERANCE", "ExportContext", "ExportError", "ExportResult", "Exporter", "Extracted", "FeatureCache",
+    "DatasetProblem", "EXPORT_TOLERANCE", "ExportContext", "ExportError", "ExportResult", "Exporter", "Extracted", "FeatureCache", "ForeignFilesError", "OUTPUT_MARKER",
     "FeatureContract", "FeatureElement", "FileCheck", "IndexedDataset", "KelcoreError", "ModelSpec", "Options",
     "OutputActivation", "PROBLEM_KINDS", "PreparedData", "Progress", "RECURRENT_MODULES", "RunContext",
     "SPEC_HEADER", "SPLITS", "SYNTHETIC_DEMO", "Sequence", "SequenceModel", "SpecError", "TRAIN_ONLY_MODULES", "Track", "TrainResult",
     "Trainer", "UsageError", "ValidationReport", "WorkError", "apply_normalization", "atomic_write", "build_model",
-    "cache_dir_of", "check_produced_widths", "class_nll", "component_of", "config_digest", "count_parameters",
+    "cache_dir_of", "check_produced_widths", "claim_output_folder", "class_nll", "component_of", "config_digest", "count_parameters",
     "default_cache_dir", "default_workers", "describe_exception", "extract_tracks", "file_digest",
-    "fit_normalization", "get_spec", "hookimpl", "load_or_draw_split", "load_specs", "log_probs", "mark_demo", "on_terminal",
+    "fit_normalization", "get_spec", "hookimpl", "load_or_draw_split", "load_specs", "log_probs", "mark_demo", "mark_output_folder", "on_terminal",
     "parallel_map", "pearson", "perplexity", "prepare_dataset", "provenance_of", "rmse", "split_by_group", "stack_targets",
     "topk_accuracy", "track", "validate_tracks", "write_json_atomic", "write_text_atomic"]

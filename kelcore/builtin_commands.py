@@ -25,6 +25,23 @@ def _add_override_arguments(parser: argparse.ArgumentParser) -> None:
                              "--set jobs.melody.trainer_options.epochs=5 (repeatable)")
     parser.add_argument("--only", action="append", default=[], metavar="JOB",
                         help="run only this job (repeatable); the others are still checked")
+    parser.add_argument("--device", metavar="NAME",
+                        help="train every job on NAME (cpu, cuda, cuda:N, mps, auto): sets trainer_options.device "
+                             "of each job whose trainer has that option (recorded like --set)")
+
+
+def with_device(args: argparse.Namespace) -> list[str]:
+    """``--set`` plus, for ``--device NAME``, ``jobs.<job>.trainer_options.device=NAME`` for every job whose
+    trainer takes a device."""
+    from .errors import UsageError
+
+    if not getattr(args, "device", None):
+        return list(args.overrides)
+    probe = load_pipeline(args.pipeline, overrides=args.overrides)
+    jobs = [job.name for job in probe.jobs if "device" in getattr(type(job.trainer), "Options").model_fields]
+    if not jobs:
+        raise UsageError(f"--device {args.device}: no job's trainer takes a device option")
+    return [*args.overrides, *(f"jobs.{name}.trainer_options.device={args.device}" for name in jobs)]
 
 
 class RunCommand(Command):
@@ -37,23 +54,40 @@ class RunCommand(Command):
         _add_override_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from .pipeline import check_resumable, execute, new_run_dir, summary
+        from .pipeline import (check_datasets, check_resumable, execute, failed, new_run_dir, read_run_info,
+                               resume_arguments, resume_command, summary)
         from .training.default import Interrupted
 
-        pipeline = load_pipeline(args.pipeline, overrides=args.overrides, only=args.only)
+        overrides, only = with_device(args), args.only
+        if args.resume:  # the run's own --set and --only (run.json), not this command line's
+            info = read_run_info(args.resume)
+            overrides, only = resume_arguments(info, overrides, args.only)
+        pipeline = load_pipeline(args.pipeline, overrides=overrides, only=only)
+        check_datasets(pipeline)
         if args.resume:
             check_resumable(pipeline, args.resume)
             run_dir = args.resume
+            print(f"resuming {run_dir}: jobs {', '.join(j.name for j in pipeline.jobs)}"
+                  + "".join(f" --set {o}" for o in overrides) + " (as the run was started; see its run.json)",
+                  file=sys.stderr)
         else:
-            run_dir = new_run_dir(pipeline)
+            run_dir = new_run_dir(pipeline, only=args.only)
         print(f"run directory: {run_dir}", file=sys.stderr)
         try:
             records = execute(pipeline, run_dir, resume=bool(args.resume))
         except Interrupted as stop:
-            print(f"{stop}\nresume with: kelcore run {args.pipeline} --resume {run_dir}", file=sys.stderr)
+            info = read_run_info(run_dir)
+            print(f"{stop}\nresume with: {resume_command(args.pipeline, run_dir, info)}", file=sys.stderr)
             return 130
         print(summary(records))
         print(f"report: {run_dir / 'report.md'} (data: {run_dir / 'report.json'})")
+        problems = failed(records)
+        if problems:
+            print(f"{len(problems)} of {len(records)} job(s) did not finish: "
+                  + ", ".join(f"{rec['job']} ({rec['status']})" for rec in problems)
+                  + f"; fix and resume with: {resume_command(args.pipeline, run_dir, read_run_info(run_dir))}",
+                  file=sys.stderr)
+            return 1
         return 0
 
 
@@ -89,7 +123,10 @@ class CheckConfigCommand(Command):
         _add_override_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        pipeline = load_pipeline(args.pipeline, overrides=args.overrides, only=args.only)
+        from .pipeline import check_datasets
+
+        pipeline = load_pipeline(args.pipeline, overrides=with_device(args), only=args.only)
+        check_datasets(pipeline)
         jobs = ", ".join(f"{j.name} ({j.model_name} <- {j.dataset_name})" for j in pipeline.jobs)
         print(f"{args.pipeline}: OK, {len(pipeline.jobs)} job(s): {jobs}")
         return 0
@@ -178,6 +215,8 @@ class DataCommand(Command):
         demo.add_argument("dataset", help="registered dataset name")
         demo.add_argument("path", type=Path, help="folder to write the corpus into")
         demo.add_argument("--seed", type=int, default=0)
+        demo.add_argument("--force", action="store_true",
+                          help="write into a folder that holds files kelcore did not write (same names replaced)")
 
     def run(self, args: argparse.Namespace) -> int:
         try:
@@ -186,11 +225,17 @@ class DataCommand(Command):
             print(f"kelcore data: {exc}", file=sys.stderr)
             return 2
         if args.data_command == "demo":
+            from .io import check_output_folder, mark_output_folder
+
+            check_output_folder(args.path, force=args.force)
             try:
                 cls.write_demo(args.path, seed=args.seed)
             except NotImplementedError as exc:
                 print(f"kelcore data demo: {exc}", file=sys.stderr)
                 return 2
+            finally:  # whatever was written is kelcore's: a retry may write there again
+                if args.path.is_dir() and any(args.path.iterdir()):
+                    mark_output_folder(args.path)
             from .components import mark_demo
 
             kind = "real music" if getattr(cls, "real", False) else "synthetic"
@@ -210,22 +255,31 @@ class DataCommand(Command):
             print(f"kelcore data validate: {args.root}: no such folder", file=sys.stderr)
             return 2
         extra = dict(item.split("=", 1) for item in args.option if "=" in item)
-        dataset = cls(cls.Options(root=args.root, **extra))
-        try:
-            report = dataset.validate(progress=on_terminal())
-        except (OSError, ValueError, KeyError) as exc:  # the index itself cannot be read
-            print(f"kelcore data validate: {args.dataset} at {args.root}: cannot read the dataset: "
-                  f"{describe_exception(exc)}", file=sys.stderr)
-            return 2
+        tasks = list(getattr(cls, "tasks", None) or {})
+        if "task" in extra or len(tasks) < 2:
+            tasks = [extra.get("task")]
+        reports = {}
+        for task in tasks:  # a dataset serving several models: the counts of each model's training
+            dataset = cls(cls.Options(root=args.root, **extra, **({} if task is None else {"task": task})))
+            try:
+                reports[task] = dataset.validate(progress=on_terminal())
+            except (OSError, ValueError, KeyError) as exc:  # the index itself cannot be read
+                print(f"kelcore data validate: {args.dataset} at {args.root}: cannot read the dataset: "
+                      f"{describe_exception(exc)}", file=sys.stderr)
+                return 2
         if args.json:
-            _print_json(report.to_json())
-        else:
-            print(f"{args.dataset} at {report.root}: {report.counts_line()}")
+            rows = {task: {**report.to_json(), **({} if task is None else {"task": task})}
+                    for task, report in reports.items()}
+            _print_json(next(iter(rows.values())) if len(rows) == 1 else
+                        {"dataset": args.dataset, "root": str(args.root), "tasks": rows})
+        for task, report in reports.items() if not args.json else ():
+            print(f"{args.dataset}{'' if task is None else f' (task {task})'} at {report.root}: "
+                  f"{report.counts_line()}")
             for problem in report.problems[:50]:
                 print(f"  {problem.kind}: {problem.path}: {problem.reason}")
             if len(report.problems) > 50:
                 print(f"  ... {len(report.problems) - 50} more (use --json for all)")
-        return 1 if report.problems or report.usable < report.listed else 0
+        return 1 if any(r.problems or r.usable < r.listed for r in reports.values()) else 0
 
 
 @hookimpl

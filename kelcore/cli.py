@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     try:
-        return int(args._command.run(args) or 0)
+        code = int(args._command.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at interpreter exit
+        return code
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -53,11 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kelcore: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`kelcore plugins --json | head`): nothing more to say
+        _quiet_stdout()
+        return 0
     except Exception as exc:  # noqa: BLE001 - a clear one-line error, traceback on request
         if os.environ.get("KELCORE_DEBUG"):
             raise
         print(f"kelcore {args.command}: error: {describe_exception(exc)}", file=sys.stderr)
         return 1
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit into a closed pipe raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

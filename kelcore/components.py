@@ -276,8 +276,8 @@ class SequenceModel(nn.Module, ABC):
     @abstractmethod
     def baseline_metrics(cls, train: list[Sequence], evaluate: list[Sequence]) -> dict[str, float]:
         """The design's baseline, fitted on ``train``, scored on ``evaluate``,
-        with the same metric names as :meth:`metrics`. The docstring's first line
-        names the baseline in the console table and the reports."""
+        with the same metric names as :meth:`metrics`. The docstring's first paragraph
+        (joined into one line) names the baseline in the console table and the reports."""
 
     def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure: Any) -> str | None:
         """Optional: draw what the model does on the test split into the matplotlib ``figure``
@@ -335,6 +335,11 @@ class Dataset(ABC):
     @abstractmethod
     def validate(self, progress: bool = False) -> ValidationReport:
         """Count listed, usable, missing, corrupt and unlabelled tracks."""
+
+    def check_structure(self) -> list[str]:
+        """Cheap structural checks (the index file present and readable, ...) that ``kelcore check-config`` and
+        ``kelcore run`` make before anything runs (exit 2): one message per problem. Default: none."""
+        return []
 
     @classmethod
     def write_demo(cls, path: Path, seed: int = 0) -> None:

@@ -142,10 +142,12 @@ class _Problems:
                 return
         self.items.append(f"{self.path}:{line or self.keys.line(key)}: {_dotted(key)}: {message}")
 
-    def add_validation(self, prefix: tuple[Any, ...], error: ValidationError) -> None:
+    def add_validation(self, prefix: tuple[Any, ...], error: ValidationError, model: Any = None) -> None:
         for item in error.errors():
             loc = prefix + tuple(item["loc"])
             message = "unknown key (not an option here)" if item["type"] == "extra_forbidden" else item["msg"]
+            if item["type"] == "extra_forbidden" and model is not None:
+                message += did_you_mean(str(item["loc"][-1]), _field_names(model, tuple(item["loc"])))
             if item["type"] not in ("extra_forbidden", "missing") and "input" in item:
                 message += f" (got {item['input']!r})"
             self.add(loc, message)
@@ -153,6 +155,29 @@ class _Problems:
     def raise_if_any(self) -> None:
         if self.items:
             raise ConfigError(self.items)
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """``"; did you mean 'epochs'?"`` for a typo'd key, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _field_names(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The keys a pydantic ``model`` allows where ``loc``'s last key stands (through sub-models and dict values)."""
+    import typing
+
+    current = model
+    for part in loc[:-1]:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = field.annotation if field is not None else None
+        else:  # dict[str, Model]: the value's model
+            args = typing.get_args(current)
+            current = args[-1] if args else None
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
 
 
 def parse_override(item: str) -> tuple[tuple[str, ...], Any]:
@@ -214,7 +239,7 @@ def load_pipeline(path: Path, registry: Registry | None = None, overrides: list[
     try:
         section = PipelineSection.model_validate(raw)
     except ValidationError as exc:
-        problems.add_validation((), exc)
+        problems.add_validation((), exc, PipelineSection)
         problems.raise_if_any()
     registry = registry or get_registry()
     base = path.parent
@@ -257,7 +282,7 @@ def _options(cls: Any, values: dict[str, Any], key: tuple[Any, ...], problems: _
     try:
         options = cls.Options(**values)
     except ValidationError as exc:
-        problems.add_validation(key, exc)
+        problems.add_validation(key, exc, cls.Options)
         return None
     updates = {name: _resolve(base, value) for name, value in options if isinstance(value, Path)}
     return options.model_copy(update=updates) if updates else options

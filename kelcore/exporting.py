@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from .components import Command, ExportContext, Exporter, ExportResult, SequenceModel
 from .errors import UsageError
-from .plugins import get_registry, provider_of
+from .plugins import INSTALL_HINT, get_registry
 from .progress import on_terminal
 
 
@@ -43,8 +43,7 @@ def export_models(jobs: Iterable[tuple[str, SequenceModel, ExportContext]], expo
 
 
 def no_exporter_message() -> str:
-    return (f"no exporter is installed; install one, e.g. pip install {provider_of('exporters', 'rtneural')} "
-            "(RTNeural JSON)")
+    return f"no exporter plugin is loaded (`kelcore plugins` lists what is): install one ({INSTALL_HINT})"
 
 
 def choose_exporter(name: str | None) -> tuple[str, type[Exporter]]:
@@ -86,7 +85,10 @@ class ExportCommand(Command):
         parser.add_argument("--untrained", action="store_true", help="export every registered model untrained")
         parser.add_argument("--seed", type=int, default=0, help="weight seed for --untrained (default 0)")
         parser.add_argument("--models", help="comma-separated model or job names (default: all)")
-        parser.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/exports)")
+        parser.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/exports); one that holds "
+                            "files kelcore did not write is refused unless --force")
+        parser.add_argument("--force", action="store_true",
+                            help="write into an --out folder that holds files kelcore did not write")
         parser.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                             help="exporter option (repeatable); for a run, the job's exporter_options apply first")
         for name, component in sorted(get_registry().components["exporters"].items()):
@@ -108,6 +110,10 @@ class ExportCommand(Command):
         name, cls = choose_exporter(args.format)
         cli_options = _options(args.option)
         out = args.out or args.run_dir / "exports"
+        if args.out is not None:  # a user-named folder: nothing of the user's is overwritten
+            from .io import claim_output_folder
+
+            claim_output_folder(out, force=args.force)
         results = []
         if args.untrained:
             exporter = cls(cls.Options(**cli_options))

@@ -14,7 +14,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-__all__ = ["atomic_write", "write_text_atomic", "write_json_atomic", "file_digest", "config_digest"]
+from .errors import UsageError
+
+__all__ = ["atomic_write", "write_text_atomic", "write_json_atomic", "file_digest", "config_digest", "OUTPUT_MARKER",
+           "claim_output_folder", "mark_output_folder", "ForeignFilesError"]
+
+#: The file kelcore leaves in every user-named folder it writes into (``data demo``, ``export --out``,
+#: ``hostbench run --out``): a folder holding it (or a demo corpus's ``.kelcore-demo``) may be written again.
+OUTPUT_MARKER = ".kelcore-output"
+_OWNED_BY = (OUTPUT_MARKER, ".kelcore-demo")
+
+
+class ForeignFilesError(UsageError):
+    """A user-named output folder holds files kelcore did not write: nothing was written (bad input, exit 2)."""
 
 
 @contextmanager
@@ -30,6 +42,7 @@ def atomic_write(path: Path | str, mode: str = "w", encoding: str | None = "utf-
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600: the file gets the mode open() would give
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
             yield handle
             handle.flush()
@@ -39,6 +52,58 @@ def atomic_write(path: Path | str, mode: str = "w", encoding: str | None = "utf-
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it (``/proc/self/status``; elsewhere set and restored)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def claim_output_folder(path: Path | str, force: bool = False, option: str = "--force") -> Path:
+    """Make sure writing into ``path`` loses nothing of the user's (:func:`check_output_folder`), then create the
+    folder and mark it as kelcore's."""
+    path = check_output_folder(path, force, option)
+    try:
+        mark_output_folder(path)
+    except OSError as exc:  # an unwritable place is bad input (exit 2), said in one line
+        from .errors import describe_exception
+
+        raise UsageError(f"{path}: cannot write there: {describe_exception(exc)}") from None
+    return path
+
+
+def check_output_folder(path: Path | str, force: bool = False, option: str = "--force") -> Path:
+    """``path`` is new, empty, or holds kelcore's marker (:data:`OUTPUT_MARKER`, or a demo corpus's); otherwise
+    :class:`ForeignFilesError` naming the first foreign file, unless ``force``. Writes nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ForeignFilesError(f"{path}: exists and is not a folder; nothing was written")
+    if not force and path.is_dir() and not any((path / name).is_file() for name in _OWNED_BY):
+        foreign = sorted(p.name for p in path.iterdir())
+        if foreign:
+            raise ForeignFilesError(
+                f"{path}: the folder holds files kelcore did not write (first: {path / foreign[0]}, "
+                f"{len(foreign)} in all); nothing was written: choose a new or empty folder, or pass {option} "
+                "to write into it anyway (files of the same name are replaced)")
+    return path
+
+
+def mark_output_folder(path: Path | str, text: str = "") -> Path:
+    """Write ``path / OUTPUT_MARKER``: kelcore wrote into this folder and may write into it again."""
+    marker = Path(path) / OUTPUT_MARKER
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    if not marker.exists():
+        marker.write_text(text or "written by kelcore: kelcore may write into this folder again\n", encoding="utf-8")
+    return marker
 
 
 def write_text_atomic(path: Path | str, text: str) -> None:

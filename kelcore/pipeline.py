@@ -35,8 +35,9 @@ class RunError(UsageError):
     """A run could not start or resume (the message says why): bad input, exit 2."""
 
 
-def new_run_dir(pipeline: Pipeline) -> Path:
-    """Create ``runs_dir/<name>-<timestamp>/`` and record config, environment and identity."""
+def new_run_dir(pipeline: Pipeline, only: list[str] | None = None) -> Path:
+    """Create ``runs_dir/<name>-<timestamp>/`` and record config, environment and identity: the jobs it runs, the
+    ``--only`` and ``--set`` it was started with (a resume continues exactly those)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = pipeline.run.runs_dir / f"{pipeline.run.name}-{stamp}"
     suffix = 1
@@ -48,25 +49,80 @@ def new_run_dir(pipeline: Pipeline) -> Path:
     write_json_atomic(run_dir / "run.json", {
         "run_id": run_dir.name, "pipeline": str(pipeline.path.resolve()), "config_hash": pipeline.config_hash,
         "resolved": pipeline.raw, "jobs": [job.name for job in pipeline.jobs], "overrides": pipeline.overrides,
+        "only": list(only or []),
     })
     write_json_atomic(run_dir / "environment.json", environment(pipeline))
     return run_dir
 
 
-def check_resumable(pipeline: Pipeline, run_dir: Path) -> None:
-    """A run may resume only with the same pipeline it started with."""
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """A run directory's ``run.json``; :class:`RunError` (exit 2) when ``run_dir`` is not a run directory."""
     info_path = run_dir / "run.json"
     if not run_dir.is_dir():
-        raise RunError(f"--resume {run_dir}: no such run directory (runs are in {pipeline.run.runs_dir})")
-    if not info_path.exists():
-        raise RunError(f"--resume {run_dir}: not a kelcore run directory (no run.json)")
-    info = json.loads(info_path.read_text(encoding="utf-8"))
+        raise RunError(f"--resume {run_dir}: no such run directory")
+    try:
+        return json.loads(info_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"--resume {run_dir}: not a kelcore run directory (no run.json)") from None
+    except (OSError, ValueError) as exc:
+        raise RunError(f"--resume {run_dir}: cannot read {info_path}: {describe_exception(exc)}") from None
+
+
+def resume_arguments(info: dict[str, Any], overrides: list[str], only: list[str]) -> tuple[list[str], list[str]]:
+    """The ``--set`` and ``--only`` a resume runs with: the run's own (run.json). ``--set`` given again must be the
+    same; ``--only`` may name a subset of the run's jobs (the others keep their results)."""
+    recorded_set = list(info.get("overrides") or [])
+    jobs = list(info.get("jobs") or [])
+    if overrides and overrides != recorded_set:
+        started = " ".join(f"--set {o}" for o in recorded_set) or "no --set"
+        raise RunError(f"--set differs from the run's ({started}); a resume continues the run as it was started: "
+                       "leave --set out, or start a new run")
+    outside = [name for name in only if name not in jobs]
+    if outside:
+        raise RunError(f"--only {' '.join(outside)}: not a job of this run (its jobs: {', '.join(jobs)}); "
+                       "start a new run to train other jobs")
+    return recorded_set, list(only or info.get("only") or jobs)
+
+
+def resume_command(pipeline_path: Path, run_dir: Path, info: dict[str, Any]) -> str:
+    """The complete command line that continues ``run_dir``: its pipeline, --set and --only included."""
+    import shlex
+
+    words = ["kelcore", "run", str(pipeline_path), "--resume", str(run_dir)]
+    for item in info.get("overrides") or []:
+        words += ["--set", item]
+    for name in info.get("only") or []:
+        words += ["--only", name]
+    return shlex.join(words)
+
+
+def check_resumable(pipeline: Pipeline, run_dir: Path) -> None:
+    """A run may resume only with the same pipeline it started with."""
+    info = read_run_info(run_dir)
     if info.get("config_hash") != pipeline.config_hash:
         raise RunError(
             f"{pipeline.path}: the pipeline differs from the one {run_dir} was started with "
             f"(saved copy: {run_dir / 'pipeline.toml'}"
             + (f", started with --set {' --set '.join(info['overrides'])}" if info.get("overrides") else "")
             + "); resume with that file and the same --set options, or start a new run")
+
+
+def check_datasets(pipeline: Pipeline) -> None:
+    """Every job's dataset passes its cheap structural checks (index present and readable), or a
+    :class:`ConfigError` (exit 2) lists what does not, before anything runs."""
+    from .config import ConfigError, KeyLines
+
+    keys, problems = KeyLines(pipeline.text), []
+    for job in pipeline.jobs:
+        try:
+            found = job.dataset.check_structure() if hasattr(job.dataset, "check_structure") else []
+        except Exception as exc:  # noqa: BLE001 - a check that breaks is a problem to report, not a traceback
+            found = [f"structural check failed: {describe_exception(exc)}"]
+        key = ("jobs", job.name, "dataset_options", "root")
+        problems += [f"{pipeline.path}:{keys.line(key)}: {'.'.join(key)}: dataset {job.dataset_name!r}: {text}"
+                     for text in found]
+    if problems:
+        raise ConfigError(problems)
 
 
 def environment(pipeline: Pipeline) -> dict[str, Any]:
@@ -148,17 +204,30 @@ def _job_report(job_dir: Path, record: dict[str, Any], model: Any, data: Any, co
         context.log(f"{job_dir.name}: could not write report.md: {describe_exception(exc)}")
 
 
+FAILURE_FILE = "failure.json"
+
+
 def execute(pipeline: Pipeline, run_dir: Path, resume: bool = False) -> list[dict[str, Any]]:
-    """Run every job not already finished in ``run_dir``; write and return the report."""
+    """Run every job not already finished in ``run_dir``; write and return the report of the whole run.
+
+    A job that fails (its data unusable, say) is recorded in ``<job>/failure.json`` and the other jobs still run;
+    the report holds every job of the run (run.json), whichever of them this invocation ran."""
+    from .training.default import Interrupted
+
     run_id = run_dir.name
-    records = []
     for job in pipeline.jobs:
         done_path = run_dir / job.name / "result.json"
         if resume and done_path.exists():
             print(f"{job.name}: already finished, skipped", file=sys.stderr)
-            records.append(json.loads(done_path.read_text(encoding="utf-8")))
             continue
-        records.append(run_job(job, run_dir, run_id, pipeline.config_hash, resume))
+        try:
+            run_job(job, run_dir, run_id, pipeline.config_hash, resume)
+            (run_dir / job.name / FAILURE_FILE).unlink(missing_ok=True)
+        except Interrupted:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one job's failure never stops the others
+            _record_failure(run_dir, job, exc)
+    records = run_records(run_dir, [job.name for job in pipeline.jobs])
     write_json_atomic(run_dir / "report.json", {"run_id": run_id, "jobs": records})
     from .report import write_run_report
 
@@ -167,6 +236,48 @@ def execute(pipeline: Pipeline, run_dir: Path, resume: bool = False) -> list[dic
     except Exception as exc:  # noqa: BLE001 - the report never fails a finished run
         print(f"could not write {run_dir / 'report.md'}: {describe_exception(exc)}", file=sys.stderr)
     return records
+
+
+def _record_failure(run_dir: Path, job: Job, exc: Exception) -> None:
+    import os
+    import traceback
+
+    message = describe_exception(exc)
+    print(f"{job.name}: FAILED: {message} (the other jobs go on; details in {run_dir / job.name / FAILURE_FILE})",
+          file=sys.stderr)
+    if os.environ.get("KELCORE_DEBUG"):
+        traceback.print_exc()
+    write_json_atomic(run_dir / job.name / FAILURE_FILE, {
+        "job": job.name, "model": job.model_name, "spec": getattr(job.model_cls, "spec_name", ""),
+        "dataset": job.dataset_name, "status": "failed", "error": message,
+        "traceback": traceback.format_exc()})
+
+
+def run_records(run_dir: Path, ran: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every job of the run (run.json's list, then any other job folder), in order: its ``result.json``, else
+    its ``failure.json``, else a "not run" record."""
+    try:
+        jobs = list(json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("jobs") or [])
+    except (OSError, ValueError):
+        jobs = []
+    jobs += [name for name in ran or [] if name not in jobs]
+    records = []
+    for name in jobs:
+        for file in ("result.json", FAILURE_FILE):
+            path = run_dir / name / file
+            if path.exists():
+                record = json.loads(path.read_text(encoding="utf-8"))
+                record.pop("traceback", None)
+                records.append(record)
+                break
+        else:
+            records.append({"job": name, "status": "not run", "error": "not run yet (resume the run to train it)"})
+    return records
+
+
+def failed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of jobs that did not finish (failed, or not run yet)."""
+    return [rec for rec in records if rec.get("status", "ok") != "ok"]
 
 
 def baseline_only(rec: dict[str, Any]) -> dict[str, float]:
@@ -180,6 +291,8 @@ def baseline_only(rec: dict[str, Any]) -> dict[str, float]:
 def summary(records: list[dict[str, Any]]) -> str:
     """A plain table: each job's primary metric on the test split against its (named) baseline, the other
     baselines' figures for that metric, and whether the data was real or synthetic."""
+    problems = failed(records)
+    records = [rec for rec in records if rec not in problems]
     shown = [rec["report"]["primary_metric"] for rec in records]
     shown += [name for rec in records for name in baseline_only(rec)
               if name.endswith(f"_{rec['report']['primary_metric']}")]
@@ -197,6 +310,8 @@ def summary(records: list[dict[str, Any]]) -> str:
         for name, value in baseline_only(rec).items():
             if name.endswith(f"_{key}"):
                 lines.append(f"{'':<12} {'':<18} {name:<{w}} {'':>10} {value:>10.4f}  (baseline only)")
+    for rec in problems:
+        lines.append(f"{rec['job']:<12} {rec.get('spec', ''):<18} {rec['status'].upper()}: {rec.get('error', '')}")
     named = [(rec["job"], rec["report"].get("baseline")) for rec in records if rec["report"].get("baseline")]
     if named:
         lines.append("baselines:")

@@ -98,71 +98,63 @@ class Registry:
         return sorted(self.components[kind])
 
     def resolve(self, kind: str, name: str) -> str:
-        """The registered name for ``name``: itself, or the other spelling of a renamed component
-        (``groove-midi`` and ``groove`` for the Groove MIDI dataset, whichever its plugin registers)."""
+        """The registered name for ``name``: itself, or the name of the component that lists ``name`` among its
+        ``aliases`` (a plugin keeps an old name working that way: ``groove`` for the ``groove-midi`` dataset)."""
         if name in self.components[kind]:
             return name
-        for names in RENAMED.get(kind, ()):
-            if name in names:
-                for other in names:
-                    if other in self.components[kind]:
-                        return other
+        for registered, component in self.components[kind].items():
+            if name in (getattr(component.obj, "aliases", None) or ()):
+                return registered
         return name
 
     def get(self, kind: str, name: str) -> Component:
-        """The component ``name`` of ``kind``; raises with the installed names, a suggestion and, for a known
-        name that is not installed, the distribution to install."""
+        """The component ``name`` of ``kind``; raises with the installed names, a suggestion, and what the installed
+        distributions' metadata says about the name (a plugin that failed to load or is not allowed)."""
         name = self.resolve(kind, name)
         if (kind, name) in self.conflicts:
             raise PluginError(self.conflicts[(kind, name)])
         try:
             return self.components[kind][name]
         except KeyError:
-            raise UnknownComponentError(unknown_name_message(kind, name, self.names(kind))) from None
+            raise UnknownComponentError(unknown_name_message(kind, name, self.names(kind), self.plugins)) from None
 
     @property
     def load_errors(self) -> list[PluginInfo]:
         return [p for p in self.plugins if p.error]
 
 
-#: Components of the in-repo distributions, so that a name that is not installed says what to install.
-KNOWN_DISTRIBUTIONS: dict[str, dict[str, str]] = {
-    "models": {"dynamics": "kel-plugin-dynamics", "emotion": "kel-plugin-emotion", "groove": "kel-plugin-groove",
-               "harmony": "kel-plugin-harmony", "melody": "kel-plugin-melody"},
-    "datasets": {"deam": "kel-plugin-deam", "groove-midi": "kel-plugin-groove-midi", "lakh": "kel-plugin-lakh",
-                 "maestro": "kel-plugin-maestro", "music21corpus": "kel-plugin-music21-corpus",
-                 "pmemo": "kel-plugin-pmemo"},
-    "exporters": {"rtneural": "kel-plugin-rtneural"},
-    "commands": {"native-check": "kel-contracts"},
-}
-#: Renamed components: each tuple is one component's names, new name first; any of them finds it.
-RENAMED: dict[str, tuple[tuple[str, ...], ...]] = {
-    "datasets": (("groove-midi", "groove"),),
-}
+INSTALL_HINT = "README.md, section Installing, says which distribution provides which component"
 
 
-def provider_of(kind: str, name: str) -> str | None:
-    """The in-repo distribution that provides ``name`` of ``kind`` (also under an old name), or None."""
-    known = KNOWN_DISTRIBUTIONS.get(kind, {})
-    if name in known:
-        return known[name]
-    for names in RENAMED.get(kind, ()):
-        if name in names:
-            return known.get(names[0])
-    return None
-
-
-def unknown_name_message(kind: str, name: str, installed: list[str]) -> str:
-    """``unknown model 'grove'; installed: a, b; did you mean 'groove'?`` (plus what to install, if known)"""
+def unknown_name_message(kind: str, name: str, installed: list[str], plugins: list[PluginInfo] | None = None) -> str:
+    """``unknown model 'grove'; installed: a, b; did you mean 'groove'?`` plus what the installed distributions
+    say: a plugin whose entry point has that name but is not loaded (the allow-list, a load error), or that no
+    installed distribution provides it. The core names no distribution it does not see installed."""
     singular = kind[:-1]
     message = f"unknown {singular} {name!r}; installed: {', '.join(installed) or 'none'}"
-    provider = provider_of(kind, name)
-    if provider:
-        return message + f"; {singular} {name!r} is provided by {provider}: pip install {provider}"
     close = difflib.get_close_matches(name, installed, n=1)
     if close:
-        message += f"; did you mean {close[0]!r}?"
-    return message
+        return message + f"; did you mean {close[0]!r}?"
+    broken = [p for p in plugins or [] if p.error and not p.components]
+    unloaded = _installed_but_not_loaded(name, plugins or [])
+    if unloaded:
+        return message + f"; {unloaded}"
+    if broken:
+        return message + "; " + ", ".join(f"{p.distribution} {p.version} failed to load ({p.error.splitlines()[0]})"
+                                          for p in broken) + ": it may provide it (see `kelcore plugins`)"
+    return message + f"; no installed distribution provides it ({INSTALL_HINT})"
+
+
+def _installed_but_not_loaded(name: str, plugins: list[PluginInfo]) -> str | None:
+    """An installed distribution whose ``kelcore`` entry point is called ``name`` and that was not loaded."""
+    loaded = {p.name for p in plugins}
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.name.replace("_", "-") != name.replace("_", "-") or entry_point.name in loaded:
+            continue
+        dist = entry_point.dist.metadata["Name"] if entry_point.dist is not None else entry_point.value
+        return (f"the installed distribution {dist} has a plugin {entry_point.name!r} that is not loaded "
+                "(KELCORE_LOAD_PLUGINS leaves it out)")
+    return None
 
 
 def _allow_list() -> set[str] | None:

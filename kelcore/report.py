@@ -23,6 +23,16 @@ import torch
 from .training.history import TrainingMetrics
 
 
+def baseline_description(model_cls: Any) -> str:
+    """What a model's baseline is, for the console, report.md and result.json: the first paragraph of its
+    ``baseline_metrics`` docstring, joined into one line (a wrapped sentence is never cut at the line break)."""
+    import inspect
+
+    doc = inspect.cleandoc(getattr(model_cls.baseline_metrics, "__doc__", None) or "")
+    first = doc.split("\n\n", 1)[0]
+    return " ".join(first.split()) or f"{model_cls.__name__}.baseline_metrics"
+
+
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
@@ -192,6 +202,11 @@ def write_job_report(job_dir: Path, record: dict[str, Any], model: Any, outputs:
     return path
 
 
+def _cell(text: str) -> str:
+    """``text`` fit for one Markdown table cell (one line, no column separator)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def write_run_report(run_dir: Path, records: list[dict[str, Any]], table: str) -> Path:
     """The run's ``report.md``: the summary table and a link to every job's report and plots."""
     run_dir = Path(run_dir)
@@ -200,6 +215,10 @@ def write_run_report(run_dir: Path, records: list[dict[str, Any]], table: str) -
              "| job | model | metric | model | baseline | verdict | baseline is | data |",
              "|---|---|---|---:|---:|---|---|---|"]
     for rec in records:
+        if rec.get("status", "ok") != "ok":  # a failed job, or one not run yet: its outcome, in its row
+            lines.append(f"| {rec['job']} | {rec.get('spec', '')} | | | | **{rec['status']}**: "
+                         f"{_cell(rec.get('error', ''))} | | |")
+            continue
         key = rec["report"]["primary_metric"]
         verdict = "beats baseline" if rec["beats_baseline"] else "**does not beat the baseline**"
         data = rec.get("provenance", "not recorded")
@@ -212,6 +231,9 @@ def write_run_report(run_dir: Path, records: list[dict[str, Any]], table: str) -
     lines += ["", "```", table, "```", ""]
     for rec in records:
         job = rec["job"]
+        if rec.get("status", "ok") != "ok":
+            lines += [f"## {job}", "", f"**{rec['status']}**: {rec.get('error', '')}", ""]
+            continue
         lines += [f"## {job}", "", f"[report]({job}/report.md) · [metrics]({job}/metrics.csv)", ""]
         for picture in ("curves.png", "test.png"):
             if (run_dir / job / picture).exists():

@@ -52,13 +52,14 @@ def test_valid_pipeline_passes(kelcore, plugin_env, tmp_path):
      "{path}:7: jobs.dyn.dataset: dataset 'toy-notes' yields 33 features per step but DynamicsEngine takes 32 "
      "(C++ ModelSpec)"),
     (lambda t: t.replace("sequences = 6", "sequencs = 6"),
-     "{path}:12: jobs.dyn.dataset_options.sequencs: unknown key (not an option here)"),
+     "{path}:12: jobs.dyn.dataset_options.sequencs: unknown key (not an option here); did you mean 'sequences'?"),
     (lambda t: t.replace('[run]\nname = "cfg"', '[run]\nname = "cfg"\nseeed = 1'),
-     "{path}:3: run.seeed: unknown key (not an option here)"),
+     "{path}:3: run.seeed: unknown key (not an option here); did you mean 'seed'?"),
     (lambda t: t.replace('root = "."\n', ""),
      "{path}:10: jobs.dyn.dataset_options.root: Field required"),
     (lambda t: t.replace('exporters = ["torchjson"]', 'exporters = ["rtneurl"]'),
-     "{path}:8: jobs.dyn.exporters: unknown exporter 'rtneurl'; installed: torchjson"),
+     "{path}:8: jobs.dyn.exporters: unknown exporter 'rtneurl'; installed: torchjson; no installed distribution "
+     "provides it (README.md, section Installing, says which distribution provides which component)"),
     (lambda t: t.replace("seed = 3", "seed = 3 3"),
      "{path}:3:10: (syntax): invalid TOML: Expected newline or end of document after a statement"),
 ])

@@ -81,7 +81,8 @@ def test_data_commands_reach_the_dataset_plugin(kelcore, plugin_env, tmp_path):
     assert missing.returncode == 2 and "no such folder" in missing.stderr
     bad_option = kelcore("data", "validate", "toy-notes", "--root", str(tmp_path), "-o", "sequences=x", env=env)
     assert bad_option.returncode == 2 and "sequences" in bad_option.stderr and "Traceback" not in bad_option.stderr
-    assert sorted(os.listdir(tmp_path / "demo")) == [".kelcore-demo", "README"]  # the synthetic-demo marker
+    # the synthetic-demo marker, and the mark that kelcore wrote the folder (it may write into it again)
+    assert sorted(os.listdir(tmp_path / "demo")) == [".kelcore-demo", ".kelcore-output", "README"]
 
 
 # --------------------------------------------------------------------------- packed feature store

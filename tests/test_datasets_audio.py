@@ -168,6 +168,7 @@ def test_truncated_and_empty_mp3_are_corrupt_not_fatal(tmp_path):
     assert cut.kind == "corrupt" and "ends before the annotations" in cut.reason
     nothing = emotion_sequence(empty, labels)
     assert nothing.kind == "corrupt" and nothing.reason.startswith("unreadable audio")
+    assert "empty file (0 bytes)" in nothing.reason and "pipe" not in nothing.reason
 
 
 def test_decoding_up_to_the_last_annotation_gives_the_full_decode_features(tmp_path):

@@ -43,8 +43,10 @@ def song_bytes(seed: int, piano: bool = False) -> bytes:
 def test_groove_validate_on_the_real_info_csv(kelcore):
     result = kelcore("data", "validate", "groove", "--root", str(REAL / "groove"), "--json")
     report = json.loads(result.stdout)
-    assert (report["listed"], report["usable"], report["missing"], report["corrupt"]) == (1150, 9, 1141, 0)
-    assert len(report["problems"]) == 1141 and all(p["kind"] == "missing" for p in report["problems"])
+    # of the 9 performances present, 6 are fills or not in 4/4: unsupported for GroovePredictor, as in training
+    assert (report["listed"], report["usable"], report["missing"], report["corrupt"], report["unsupported"]) == \
+        (1150, 3, 1141, 0, 6)
+    assert sum(p["kind"] == "missing" for p in report["problems"]) == 1141
 
 
 @needs_real

@@ -64,12 +64,25 @@ def test_data_validate_exits_0_clean_1_problems_2_unreadable(kelcore, plugin_env
     assert "FileNotFoundError" not in unreadable.stderr
 
 
-def test_a_name_not_installed_says_which_distribution_provides_it(kelcore, plugin_env, tmp_path):
-    env = plugin_env()  # no plugin at all
+def test_a_name_not_loaded_is_answered_from_the_installed_distributions(kelcore, plugin_env, tmp_path):
+    env = plugin_env()  # no plugin loaded (KELCORE_LOAD_PLUGINS empty), the in-repo ones installed
     result = kelcore("data", "validate", "deam", "--root", str(tmp_path), env=env)
-    assert result.returncode == 2 and "installed: none" in result.stderr and "pip install kel-plugin-deam" in result.stderr
+    assert result.returncode == 2 and "installed: none" in result.stderr
+    assert "the installed distribution kel-plugin-deam has a plugin 'deam' that is not loaded" in result.stderr
+    assert "pip install" not in result.stderr     # never a package name as if an index had it
+    nowhere = kelcore("data", "validate", "no-such-set", "--root", str(tmp_path), env=env)
+    assert nowhere.returncode == 2 and "no installed distribution provides it" in nowhere.stderr
+    assert "README.md, section Installing" in nowhere.stderr
     export = kelcore("export", "--untrained", "--out", str(tmp_path / "x"), env=env)
-    assert export.returncode == 2 and "pip install kel-plugin-rtneural" in export.stderr
+    assert export.returncode == 2 and "no exporter plugin is loaded" in export.stderr
+    assert "pip install" not in export.stderr
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_check_of_a_broken_plugin_shows_its_load_error(kelcore, plugin_env):
+    result = kelcore("check", "broken", env=plugin_env("kel-broken-plugin"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "failed to load" in result.stderr and "nonexistent_dep" in result.stderr
 
 
 def test_spec_path_prints_the_installed_header(kelcore):

@@ -1,9 +1,15 @@
-"""The ``hostbench`` command.
+"""The hostbench command: benchmark and check exported models against the plugin's real-time budget.
 
-    hostbench run MODELS_DIR [--audio FILE] [--midi FILE] --out REPORT_DIR [--quick] [budgets ...]
-    hostbench summary RUN_DIR|RUNS_DIR [--out DIR] [--full]
+  hostbench run MODELS_DIR --out REPORT_DIR [--audio FILE] [--midi FILE] [--quick] [budgets ...]
+  hostbench summary RUN_DIR|RUNS_DIR [--out DIR] [--full]
 
-Exit status: 0 when every engine's reference replay passes and every budget holds, 1 otherwise, 2 for bad usage.
+The verdict is on what the plugin runs: the native RTNeural rows (build them with RTNEURAL_DIR set to an RTNeural
+checkout). The numpy and PyTorch rows are references: their replay must match, their latency is not judged. A run
+in which nothing native was measured, or a file whose weights do not match its weights_sha256, is a FAIL.
+summary also fails a model that does not beat its baseline.
+
+Exit status: 0 PASS, 1 FAIL (the reasons are printed), 2 bad input (missing folder, unwritable --out,
+an --out folder holding files kelcore did not write: pass --force).
 """
 from __future__ import annotations
 
@@ -16,7 +22,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .bench import Settings, run
+from kelcore.api import KelcoreError, claim_output_folder, describe_exception
+
+from .bench import NoModels, Settings, run
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -83,6 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if path is not None and not path.is_file():
             print(f"hostbench run: --{what} {path} does not exist", file=sys.stderr)
             return 2
+    claim_output_folder(args.out, force=args.force)
     code, report = run(_settings(args, args.models_dir, args.out))
     print_run(report, args.out)
     return code
@@ -126,14 +135,21 @@ def cmd_summary(args: argparse.Namespace) -> int:
         return 2
     jobs = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))["jobs"]
     out = args.out or run_dir / "hostbench"
+    if args.out is not None:
+        claim_output_folder(out, force=args.force)
     how = export_run(run_dir, jobs, out / "models")
     args.quick = not args.full
     code, report = run(_settings(args, out / "models", out))
-    by_spec = {job["spec"]: job for job in jobs}
-    engine = next((r for r in report["engines"] if r["engine"] == "rtneural-modelt-native" and r["status"] == "ok"),
-                  None) or next((r for r in report["engines"] if r["engine"] == "rtneural-dynamic-native"
-                                 and r["status"] == "ok"), None) or next(r for r in report["engines"]
-                                                                          if r["status"] == "ok")
+    by_spec = {job["spec"]: job for job in jobs if job.get("spec") and job.get("status", "ok") == "ok"}
+    for job in jobs:  # a job that failed or has not run yet: said, and the summary is not a PASS
+        if job.get("status", "ok") != "ok":
+            print(f"{job['job']}: {job['status']}: {job.get('error', '')}")
+    ok = [r for r in report["engines"] if r["status"] == "ok"]
+    engine = next((r for r in ok if r["engine"] == "rtneural-modelt-native"), None) or next(
+        (r for r in ok if r["engine"] == "rtneural-dynamic-native"), None) or next(iter(ok), None) or {
+            "name": "none measured", "models": {}}
+    native = any(r["kind"] == "native" for r in ok)
+    row_failures = []
     print(f"\nSummary of {run_dir} (models: {how}; latency: {engine['name']}; memory: float32 weights + state; "
           f"budgets {report['budgets']['pipeline_ms']:g} ms per pipeline, {report['budgets']['weights_mb_per_model']:g}"
           " MB per model)")
@@ -149,9 +165,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
         p99 = (entry.get("step_us") or {}).get("p99")
         reasons = [f"{r['engine']}: {r['models'][name]['verdict']}" for r in report["engines"]
                    if r["status"] == "ok" and not r["models"].get(name, {}).get("verdict", "PASS").startswith("PASS")]
+        if report["models"][name].get("weights_check"):
+            reasons.append("weights do not match weights_sha256")
         if job and not job.get("beats_baseline"):
             reasons.append("does not beat its baseline")
-        verdict = "PASS" if not reasons else "; ".join(reasons)
+        if not native:
+            reasons.append("not measured natively")
+        verdict = "PASS" if not reasons else "FAIL: " + "; ".join(reasons)
+        if job and not job.get("beats_baseline"):
+            row_failures.append(f"{name}: does not beat its baseline ({key} {test} vs {base})")
         print(f"{name:<19}{facts['parameters']:>9,}{'yes' if facts['parameters'] == facts['spec_parameters'] else 'NO':>7}"
               f"  {key:<16}{'–' if test is None else f'{test:.4f}':>9}{'–' if base is None else f'{base:.4f}':>10}"
               f"{'–' if diff is None else f'{diff:.1e}':>12}{'–' if p99 is None else f'{p99:.1f}':>9}"
@@ -165,10 +187,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
               f"{sum(r['audio_thread_allocations'] for r in sweep['runs'])}")
     else:
         print(f"native path: {sweep.get('status', 'not run')}")
-    for failure in report["failures"]:
+    failures = [*report["failures"], *row_failures,
+                *(f"job {job['job']}: {job['status']}" for job in jobs if job.get("status", "ok") != "ok")]
+    for failure in failures:
         print(f"FAIL: {failure}")
-    print(f"{report['verdict']}: {out / 'report.md'}")
-    return code
+    print(f"{'FAIL' if failures else 'PASS'}: {out / 'report.md'}")
+    return 1 if failures else code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,17 +203,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("models_dir", type=Path)
     p.add_argument("--audio", type=Path, help="audio file the host plays (default: a synthesized stereo signal)")
     p.add_argument("--midi", type=Path, help="MIDI file for the MIDI models' inputs (default: a generated song)")
-    p.add_argument("--out", type=Path, required=True, help="report folder")
+    p.add_argument("--out", type=Path, required=True, help="report folder (new, empty, or written by hostbench)")
+    p.add_argument("--force", action="store_true", help="write into an --out folder that holds other files")
     _common(p)
     p.set_defaults(func=cmd_run)
     s = sub.add_parser("summary", help="benchmark a `kelcore run`'s exports and print one row per model")
     s.add_argument("run_dir", type=Path, help="a run folder, or a runs folder (its newest run)")
     s.add_argument("--out", type=Path, help="report folder (default RUN_DIR/hostbench)")
     s.add_argument("--full", action="store_true", help="the full sweep instead of the quick one")
+    s.add_argument("--force", action="store_true", help="write into an --out folder that holds other files")
     _common(s)
     s.set_defaults(func=cmd_summary, quick=False)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KelcoreError as exc:  # e.g. an --out folder holding the user's files
+        print(f"hostbench {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except NoModels as exc:
+        print(f"hostbench {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an unwritable --out, an unreadable file: a message, not a traceback
+        if os.environ.get("KELCORE_DEBUG"):
+            raise
+        print(f"hostbench {args.command}: {describe_exception(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -177,9 +177,15 @@ def _split(name: str, usable: list[tuple[Track, Sequence]], sides: dict[str, str
            context: RunContext) -> dict[str, list[Sequence]]:
     """The sequences of each side, in index order; an error when the training side is empty."""
     splits = {side: [s for t, s in usable if sides.get(t.track_id) == side] for side in SPLITS}
-    if not splits["train"]:
-        raise ValueError(f"{name}: no usable training sequences ({report.counts_line()}); "
-                         f"see {context.run_dir / 'dataset_problems.log'}")
+    if not splits["train"]:  # the reasons in the message itself: the log may be in a folder that is gone
+        reasons: dict[str, int] = {}
+        for problem in report.problems:
+            reasons[f"{problem.kind}: {problem.reason}"] = reasons.get(f"{problem.kind}: {problem.reason}", 0) + 1
+        commonest = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
+        common = "; ".join(f"{count} x {reason}" for reason, count in commonest)
+        raise ValueError(f"{name}: no usable training sequences ({report.counts_line()})"
+                         + (f"; commonest reasons: {common}" if common else "")
+                         + f"; every row in {context.run_dir / 'dataset_problems.log'}")
     return splits
 
 
@@ -332,10 +338,33 @@ class IndexedDataset(Dataset):
                                standardise=self.task in self.standardised_tasks, widths=widths,
                                root=Path(self.options.root), regroup=self.content_groups)
 
+    def check_structure(self) -> list[str]:
+        """The index can be read and lists at least one track (no file is parsed)."""
+        from ..errors import describe_exception
+
+        try:
+            tracks = self.read_index(Path(self.options.root))
+        except (OSError, ValueError, KeyError, LookupError) as exc:
+            return [f"cannot read the dataset's index: {describe_exception(exc)}"]
+        return [] if tracks else [f"{self.options.root}: the dataset's index lists no track"]
+
     def checker(self) -> Callable[[Track, Any], Extracted]:
         """The validation function (picklable); override to bind extra data such as checksums."""
         return type(self).check
 
     def validate(self, progress: bool = False) -> ValidationReport:
-        return validate_tracks(self.name, Path(self.options.root), self.tracks(), self.checker(),
-                               self.options.workers, progress)
+        """The counts training on this task would give: every row checked (``checker``: parses, checksums), then
+        the rows that pass go through this task's own extraction, cached as a run caches it (so fills, other
+        metres or too little music count as ``unsupported`` here as they do in the run's log)."""
+        tracks = self.tracks()
+        report = validate_tracks(self.name, Path(self.options.root), tracks, self.checker(),
+                                 self.options.workers, progress)
+        refused = {p.path for p in report.problems}
+        passed = [t for t in tracks if str(t.path or t.track_id) not in refused]
+        label = f"{self.name}/{self.task}" if self.task else self.name
+        for index, result in iter_extracted(passed, type(self).extract, self.feature_config(),
+                                            cache_dir_of(self.options), self.options.workers, progress,
+                                            f"{label} features"):
+            if result.kind:
+                report.problems.append(_problem(passed[index], result))
+        return report.count(report.listed - len(report.problems))

@@ -53,10 +53,14 @@ def components_of_plugin(name: str, registry: Registry | None = None,
                         if component in registry.components[kind]:
                             found.setdefault(kind, {})[component] = registry.components[kind][component].obj
     if not found:
+        broken = next((p for p in registry.plugins if name in (p.name, p.distribution) and p.error), None)
+        if broken is not None:  # the plugin is installed but did not load: its error, not "no such plugin"
+            raise UnknownComponentError(f"plugin {broken.name!r} ({broken.distribution} {broken.version}) failed "
+                                        f"to load: {broken.error}")
         candidates = sorted({n for k in kinds for n in registry.components[k]}
                             | {p.name for p in registry.plugins if any(p.components.get(k) for k in kinds)}
                             | {p.distribution for p in registry.plugins if any(p.components.get(k) for k in kinds)})
-        raise UnknownComponentError(unknown_name_message("components", name, candidates).replace(
+        raise UnknownComponentError(unknown_name_message("components", name, candidates, registry.plugins).replace(
             "unknown component", "no plugin or component"))
     return found
 

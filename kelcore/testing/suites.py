@@ -61,7 +61,11 @@ def check_dataset_demo_prepares(cls: type[Dataset], options: Any = None) -> None
     with tempfile.TemporaryDirectory() as tmp:
         dataset = _demo(cls, options, Path(tmp))
         spec = get_spec(dataset.produces)
-        data = dataset.prepare(RunContext(run_dir=Path(tmp) / "run", seed=0))
+        try:
+            data = dataset.prepare(RunContext(run_dir=Path(tmp) / "run", seed=0))
+        except ValueError as exc:  # its message may name a log in this folder, removed when the check ends
+            raise _fail(cls, "demo prepares", str(exc).replace(tmp, "<the check's temporary folder, removed>")) \
+                from None
         splits = {"train": data.train, "validation": data.validation, "test": data.test}
         if not data.train:
             raise _fail(cls, "demo prepares", "the demo corpus gives no training sequence")

@@ -139,6 +139,10 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
+#: Ends an epoch's progress line when its validation loss is the best so far: the weights that are kept.
+BEST_MARK = " * best validation loss so far (these weights are kept)"
+
+
 class Interrupted(Exception):
     """Training stopped on Ctrl-C after saving a checkpoint."""
 
@@ -274,7 +278,7 @@ class DefaultTrainer(Trainer):
             board.flush()
         shown = " ".join(f"{k}={v:.4g}" for k, v in val_metrics.items())
         context.log(f"{context.job} epoch {epoch}/{opts.epochs}: train {train_loss:.4f} val {val_loss:.4f} "
-                    f"{shown} ({rate:.1f} steps/s){' *' if stopper.improved_at(epoch) else ''}")
+                    f"{shown} ({rate:.1f} steps/s){BEST_MARK if stopper.improved_at(epoch) else ''}")
         position.update(epoch=epoch, batch=0, loss_sum=0.0, loss_count=0)
         if should_stop:
             position["stopped"] = stopper.explain(epoch)
@@ -292,14 +296,14 @@ class DefaultTrainer(Trainer):
         key = model.primary_metric
         ours, theirs = test_metrics[key], baseline[key]
         beats = ours > theirs if model.higher_is_better else ours < theirs
-        doc = (type(model).baseline_metrics.__doc__ or "").strip().splitlines()
+        from ..report import baseline_description
         return TrainResult(
             epochs=position["epoch"], best_epoch=stopper.best_epoch,
             stopped_reason=position["stopped"] or "reached the epoch limit",
             test_metrics=test_metrics, baseline_metrics=baseline, beats_baseline=beats,
             report={"evaluated_on": "test" if data.test else "validation (the test split is empty)",
                     "primary_metric": key, "higher_is_better": model.higher_is_better,
-                    "baseline": doc[0] if doc else f"{type(model).__name__}.baseline_metrics",
+                    "baseline": baseline_description(type(model)),
                     "device": str(device), "evaluated_on_device": "cpu (float32)",
                     "train_steps_per_s": position["train_steps"] / max(position["train_seconds"], 1e-9)},
         )

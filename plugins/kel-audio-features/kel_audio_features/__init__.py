@@ -35,12 +35,20 @@ def load_audio(path: Path, until: float | None = None) -> np.ndarray:
     import soundfile
 
     try:
+        if Path(path).is_file() and Path(path).stat().st_size == 0:  # libsndfile would say "possibly a pipe?"
+            raise AudioError("unreadable audio: empty file (0 bytes)")
+    except OSError as exc:
+        raise AudioError(f"unreadable audio: {exc.strerror or exc}") from None
+    try:
         with soundfile.SoundFile(str(path)) as handle:
             rate = handle.samplerate
             frames = -1 if until is None else int(np.ceil((until + DECODE_MARGIN) * rate))
             data = handle.read(frames=frames, dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile raises its own error types
-        raise AudioError(f"unreadable audio: {exc}") from None
+        text = str(exc)
+        if Path(path).is_file() and "not a regular file" in text:  # libsndfile's words for a format it cannot read
+            text = f"{Path(path).suffix or 'the file'} could not be decoded (not a format libsndfile reads, or damaged)"
+        raise AudioError(f"unreadable audio: {text}") from None
     if data.size == 0:
         raise AudioError("empty audio (no samples)")
     mono = mixdown(data)

@@ -75,6 +75,7 @@ class DynamicsEngine(ChainModel):
             velocity = seq.targets[:, 0]
             mean = float(velocity.mean())
             errors.append(np.abs(velocity - mean))
-            hits.append(velocity_bins(torch.as_tensor(velocity)).numpy() == int(min(mean // BIN_WIDTH, 15)))
+            # torch.tensor copies: the prepared targets are read-only views (as_tensor warned on every run)
+            hits.append(velocity_bins(torch.tensor(velocity)).numpy() == int(min(mean // BIN_WIDTH, 15)))
         return {"velocity_mae": float(np.concatenate(errors).mean()),
                 "bin_accuracy": float(np.concatenate(hits).mean())}

@@ -81,6 +81,7 @@ class GrooveMidiDataset(IndexedDataset):
 
     Options = GrooveOptions
     name = "groove"
+    aliases = ("groove",)   # its name before it was registered as "groove-midi" (the registry resolves it)
     tasks = {"": SPEC.name}
     target_size = 49
     extract = staticmethod(extract)

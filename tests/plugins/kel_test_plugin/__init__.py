@@ -64,7 +64,10 @@ class ToyDynamics(ChainModel):
 
     @classmethod
     def baseline_metrics(cls, train, evaluate):
-        """Every step predicted as the training split's mean velocity (and, a baseline-only figure, its median)."""
+        """Every step predicted as the training split's mean velocity (and, a baseline-only figure,
+        its median).
+
+        A wrapped first paragraph on purpose: the reports must name the baseline with all of it."""
         known = np.concatenate([s.targets[:, 0] for s in train])
         values = np.concatenate([s.targets[:, 0] for s in evaluate])
         return {"velocity_mae": float(np.abs(values - known.mean()).mean()),
