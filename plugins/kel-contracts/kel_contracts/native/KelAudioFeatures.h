@@ -1,4 +1,5 @@
-// KelAudioFeatures.h -- EmotionRecognizer input features (contract kel::contracts::emotion, 2.0.0), streaming.
+// KelAudioFeatures.h -- EmotionRecognizer input features (contract kel::contracts::emotion, its version is
+// kVersion there), streaming.
 // C++17, standard library only, header-only.
 //
 // The same float64 pipeline as training (kel_audio_features.dsp): mixdown (mean of the channels),
