@@ -30,7 +30,7 @@ import symusic
 from kel_contracts import timing
 from kel_midi_features import Part, Song, compose, load_song
 from kel_midi_features.native import MODELS, python_features
-from kel_midi_features.song import MAX_QPM
+from kel_midi_features.song import MAX_QPM, bar_containing
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
@@ -144,13 +144,8 @@ def bar_as_of(song: Song, t: np.ndarray, block_ppq: np.ndarray) -> tuple[np.ndar
     """(bar index, bar start, bar length) of onsets ``t`` with the time signature in force at their block's start
     (the bar grid continues through a signature change inside the block, as the plugin knows no better)."""
     bars = song.bar_map
-    t = np.asarray(t, np.float64)
     k = np.maximum(np.searchsorted(bars.start, block_ppq, side="right") - 1, 0)
-    start, length = bars.start[k], bars.length[k]
-    j = np.floor((t - start) / length)
-    j = j - (start + j * length > t)
-    j = j + (start + (j + 1) * length <= t)
-    return bars.first_bar[k] + j.astype(np.int64), start + j * length, length
+    return bar_containing(np.asarray(t, np.float64), bars.start[k], bars.length[k], bars.first_bar[k])
 
 
 # ----------------------------------------------------------------------------- the comparison

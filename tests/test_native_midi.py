@@ -1,6 +1,8 @@
-"""The MIDI feature contracts (v2.0.0) in C++ (kel_contracts/native/KelMidiFeatures.h, through
-native/drivers/midi_driver.cpp) against the Python training features, element by element, with no heap allocation
-while streaming; and focused tests of the v2 Python features (tempo map, bar map, causal dynamics, kick 35)."""
+"""The MIDI feature contracts in C++ (kel_contracts/native/KelMidiFeatures.h, through native/drivers/midi_driver.cpp)
+against the Python training features, element by element, with no heap allocation while streaming; focused tests
+of the Python features (tempo map, bar map, causal dynamics, kick 35); and the one definition of time (training's
+times are the grid ticks a plugin computes from its host's ppq; kel::timing equals kel_contracts.timing; tempo per
+block against the file's tempo map, benchmarks/tempo_per_block.py)."""
 from __future__ import annotations
 
 import dataclasses

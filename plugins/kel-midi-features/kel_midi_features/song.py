@@ -48,6 +48,17 @@ class Part:
     velocity: np.ndarray
 
 
+def bar_containing(t: np.ndarray, start: np.ndarray, length: np.ndarray, first_bar: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bar index, bar start, bar length) of times ``t`` in runs of bars of ``length`` from ``start`` whose first bar
+    is ``first_bar``: a time signature's segment, or a block's bar continued to a later event of the block
+    (kel::timing::barContaining, the same operations)."""
+    j = np.floor((t - start) / length)
+    j = j - (start + j * length > t)            # guard the division's rounding, both ways
+    j = j + (start + (j + 1) * length <= t)
+    return first_bar + j.astype(np.int64), start + j * length, length
+
+
 @dataclass
 class BarMap:
     """Bars from the time-signature map (kel_contracts.timing): segment ``k`` starts a bar at ``start[k]`` and
@@ -79,11 +90,7 @@ class BarMap:
         """(bar index, bar start, bar length) of each time ``t`` (beats, >= 0)."""
         t = np.asarray(t, np.float64)
         k = np.maximum(np.searchsorted(self.start, t, side="right") - 1, 0)
-        start, length = self.start[k], self.length[k]
-        j = np.floor((t - start) / length)
-        j = j - (start + j * length > t)            # guard the division's rounding, both ways
-        j = j + (start + (j + 1) * length <= t)
-        return self.first_bar[k] + j.astype(np.int64), start + j * length, length
+        return bar_containing(t, self.start[k], self.length[k], self.first_bar[k])
 
     def bars_before(self, end: float) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) of every bar that starts before ``end``: a bar ends where the next one starts (the last

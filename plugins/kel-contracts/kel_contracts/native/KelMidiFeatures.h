@@ -53,6 +53,23 @@ inline double beatsFromTicks(std::int64_t ticks) noexcept {
     return static_cast<double>(ticks) / kTicksPerBeat;
 }
 
+/// The bar that contains `beats` in a run of bars of `lengthBeats` each, starting at `segmentStartBeats` with bar
+/// index `firstBar`: a time signature's segment of the song, or the host's bar at the block start continued to a
+/// later event of the block (the block's time signature holds for the whole block). Training's BarMap.locate.
+inline BarContext barContaining(double beats, double segmentStartBeats, double lengthBeats,
+                                std::int64_t firstBar) noexcept {
+    double j = std::floor((beats - segmentStartBeats) / lengthBeats);
+    if (segmentStartBeats + j * lengthBeats > beats)   // guard the division's rounding, both ways
+        j -= 1.0;
+    if (segmentStartBeats + (j + 1.0) * lengthBeats <= beats)
+        j += 1.0;
+    BarContext bar;
+    bar.index = firstBar + static_cast<std::int64_t>(j);
+    bar.startBeats = segmentStartBeats + j * lengthBeats;
+    bar.lengthBeats = lengthBeats;
+    return bar;
+}
+
 /// Tempo in quarter notes per minute of a MIDI set-tempo value (microseconds per quarter note).
 inline double qpmFromMicroseconds(double microsecondsPerQuarter) noexcept {
     return contracts::timing::kMicrosecondsPerMinute / microsecondsPerQuarter;

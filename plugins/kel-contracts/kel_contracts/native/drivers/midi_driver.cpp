@@ -184,17 +184,8 @@ public:
     kel::BarContext bar(double t) noexcept {
         while (segment_ + 1 < song_.segmentStart.size() && song_.segmentStart[segment_ + 1] <= t)
             ++segment_;
-        const double start = song_.segmentStart[segment_], length = song_.segmentLength[segment_];
-        double j = std::floor((t - start) / length);
-        if (start + j * length > t)
-            j -= 1.0;
-        if (start + (j + 1.0) * length <= t)
-            j += 1.0;
-        kel::BarContext bar;
-        bar.index = song_.segmentFirstBar[segment_] + static_cast<long long>(j);
-        bar.startBeats = start + j * length;
-        bar.lengthBeats = length;
-        return bar;
+        return kel::timing::barContaining(t, song_.segmentStart[segment_], song_.segmentLength[segment_],
+                                          song_.segmentFirstBar[segment_]);
     }
 
     bool pedalDown(double t) noexcept {
