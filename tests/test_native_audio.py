@@ -18,6 +18,7 @@ from kel_contracts import emotion as C, native_dir
 
 from kel_audio_features import EmotionAudioDataset, dsp, features_at_host_rate, log_mel, pool, resample
 from kel_audio_features import native
+from conftest import RTNEURAL_DIR, needs_rtneural
 
 COMPILER = native.find_compiler()
 needs_cxx = pytest.mark.skipif(COMPILER is None, reason="no C++ compiler (g++ or $CXX) is installed")
@@ -171,7 +172,6 @@ def test_driver_build_is_cached_by_source_hash(driver, tmp_path):
 # --------------------------------------------------------------------------- #
 # The plugin's whole EmotionRecognizer path: C++ features -> Normaliser -> RTNeural -> decodeEmotion
 # --------------------------------------------------------------------------- #
-RTNEURAL_DIR = os.environ.get("RTNEURAL_DIR")
 EMOTION_HOST = r"""
 #include <RTNeural/RTNeural.h>
 #include "KelAudioFeatures.h"
@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
 """
 
 
-@pytest.mark.skipif(not RTNEURAL_DIR, reason="RTNEURAL_DIR is not set (point it at an RTNeural checkout)")
+@needs_rtneural
 @needs_cxx
 def test_plugin_emotion_path_matches_pytorch(demo_mono, tmp_path):
     """Python features -> standardisation -> PyTorch -> decoding, against the C++ path a plugin runs, at 48 kHz."""
@@ -268,7 +268,7 @@ def test_plugin_emotion_path_matches_pytorch(demo_mono, tmp_path):
 
     binary = tmp_path / "emotion_host"
     (tmp_path / "emotion_host.cpp").write_text(EMOTION_HOST)
-    build = subprocess.run([COMPILER, *compile_flags(Path(RTNEURAL_DIR), native_dir()), "-ffp-contract=off",
+    build = subprocess.run([COMPILER, *compile_flags(RTNEURAL_DIR, native_dir()), "-ffp-contract=off",
                             str(tmp_path / "emotion_host.cpp"), "-o", str(binary)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-4000:]
     native.write_pcm(tmp_path / "song.pcm", samples, rate)
