@@ -348,17 +348,27 @@ TIMING_PROBE = r"""
 #include <cstdio>
 #include <cstdlib>
 int main() {
-    char a[64], b[64], c[64], d[64];
-    while (std::scanf("%63s %63s %63s %63s", a, b, c, d) == 4) {
-        const double ppq = std::strtod(a, nullptr);
-        const double at = kel::timing::ppqAtOffset(ppq, std::strtod(b, nullptr), std::strtod(c, nullptr),
-                                                   std::strtod(d, nullptr));
+    char a[7][64];
+    while (std::scanf("%63s %63s %63s %63s %63s %63s %63s", a[0], a[1], a[2], a[3], a[4], a[5], a[6]) == 7) {
+        double v[7];
+        for (int i = 0; i < 7; ++i)
+            v[i] = std::strtod(a[i], nullptr);
+        const double ppq = v[0], offset = v[1], qpm = v[2], rate = v[3], nextPpq = v[5], nextQpm = v[6];
+        const int frames = static_cast<int>(v[4]);
+        const double at = kel::timing::ppqAtOffset(ppq, offset, qpm, rate);
         const kel::NoteEvent note = kel::noteFromTicks(60, kel::timing::ticksFromPpq(ppq),
                                                        kel::timing::ticksFromPpq(at), 90);
-        std::printf("%lld %a %lld %a %a %a\n", static_cast<long long>(kel::timing::ticksFromPpq(ppq)),
+        kel::timing::ResolvedBlock block;
+        block.ppq = ppq;
+        block.qpm = qpm;
+        block.change = kel::timing::tempoChangeOffset(ppq, qpm, frames, nextPpq, nextQpm, rate);
+        block.nextQpm = nextQpm;
+        block.sampleRate = rate;
+        std::printf("%lld %a %lld %a %a %a %a %a %a\n", static_cast<long long>(kel::timing::ticksFromPpq(ppq)),
                     kel::timing::beatsFromTicks(kel::timing::ticksFromPpq(ppq)),
                     static_cast<long long>(kel::timing::ticksFromPpq(at)), at, note.durationBeats,
-                    kel::timing::qpmFromMicroseconds(std::strtod(c, nullptr) * 1000.0));
+                    kel::timing::qpmFromMicroseconds(qpm * 1000.0), block.change, block.ppqAt(offset),
+                    block.qpmAt(offset));
     }
     return 0;
 }
@@ -367,8 +377,9 @@ int main() {
 
 @needs_gxx
 def test_cpp_time_arithmetic_is_trainings_bit_for_bit(tmp_path):
-    """kel::timing (ticksFromPpq, beatsFromTicks, ppqAtOffset, noteFromTicks, qpmFromMicroseconds) against
-    kel_contracts.timing on half-tick positions, file resolutions, sample offsets and tempi."""
+    """kel::timing (ticksFromPpq, beatsFromTicks, ppqAtOffset, noteFromTicks, qpmFromMicroseconds,
+    tempoChangeOffset, ResolvedBlock) against kel_contracts.timing on half-tick positions, file resolutions, sample
+    offsets, tempi and blocks with one tempo change, which the next block's play head gives back exactly."""
     from kel_contracts import timing
 
     native = kel_contracts.native_dir()
@@ -382,23 +393,41 @@ def test_cpp_time_arithmetic_is_trainings_bit_for_bit(tmp_path):
     resolution = rng.choice([96, 192, 384, 480, 960, 1024, 220], n)
     ppq = np.concatenate([rng.integers(0, 200_000, n // 2) / resolution[: n // 2],        # file positions
                           (rng.integers(0, 400_000, n // 2) + 0.5) / 960])                 # exact half ticks
-    offset = rng.integers(0, 4096, n).astype(np.float64)
+    frames = rng.choice([1, 37, 64, 480, 4096], n).astype(np.float64)
+    offset = np.floor(rng.uniform(0, 1, n) * frames)
     qpm = rng.uniform(20, 400, n)
     rate = rng.choice([44100.0, 48000.0, 96000.0], n)
-    lines = "\n".join(f"{p.hex()} {o.hex()} {q.hex()} {r.hex()}" for p, o, q, r in zip(ppq, offset, qpm, rate))
+    changed = rng.random(n) < 0.7                      # a tempo change at sample `true_change` of the block
+    next_qpm = np.where(changed, rng.uniform(20, 400, n), qpm)
+    true_change = np.where(changed, np.floor(rng.uniform(0, 1, n) * frames), frames)
+    next_ppq = ppq + (true_change * qpm + (frames - true_change) * next_qpm) / 60 / rate
+    columns = (ppq, offset, qpm, rate, frames, next_ppq, next_qpm)
+    lines = "\n".join(" ".join(float(c).hex() for c in row) for row in zip(*columns))
     run = subprocess.run([str(tmp_path / "probe")], input=lines + "\n", capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     rows = [line.split() for line in run.stdout.splitlines()]
     assert len(rows) == n
+
+    def column(i: int) -> list[float]:
+        return [float.fromhex(r[i]) for r in rows]
+
     at = timing.ppq_at_offset(ppq, offset, qpm, rate)
     longest = timing.ticks(timing.MAX_NOTE_BEATS)
     assert [int(r[0]) for r in rows] == timing.ticks(ppq).tolist()
-    assert [float.fromhex(r[1]) for r in rows] == timing.beats(timing.ticks(ppq)).tolist()
+    assert column(1) == timing.beats(timing.ticks(ppq)).tolist()
     assert [int(r[2]) for r in rows] == timing.ticks(at).tolist()
-    assert [float.fromhex(r[3]) for r in rows] == at.tolist()
-    assert [float.fromhex(r[4]) for r in rows] == timing.beats(
-        np.minimum(timing.ticks(at) - timing.ticks(ppq), longest)).tolist()
-    assert [float.fromhex(r[5]) for r in rows] == timing.qpm_of(qpm * 1000.0).tolist()
+    assert column(3) == at.tolist()
+    assert column(4) == timing.beats(np.minimum(timing.ticks(at) - timing.ticks(ppq), longest)).tolist()
+    assert column(5) == timing.qpm_of(qpm * 1000.0).tolist()
+    change = timing.tempo_change_offset(ppq, qpm, frames, next_ppq, next_qpm, rate)
+    resolved_ppq, resolved_qpm = timing.ppq_in_resolved_block(ppq, qpm, offset, change, next_qpm, rate)
+    assert column(6) == change.tolist()
+    assert column(7) == resolved_ppq.tolist() and column(8) == resolved_qpm.tolist()
+    recovered = np.mean(change == true_change)
+    assert recovered > 0.99, recovered            # one change per block comes back from the next play head
+    truth = np.where(offset < true_change, at, ppq + (true_change * qpm + (offset - true_change) * next_qpm) / 60
+                     / rate)
+    assert np.mean(timing.ticks(resolved_ppq) == timing.ticks(truth)) > 0.99
 
 
 def test_hand_written_headers_state_no_contract_version_of_their_own():
@@ -414,8 +443,9 @@ def test_hand_written_headers_state_no_contract_version_of_their_own():
 
 @needs_real
 def test_tempo_per_block_measurement_on_the_file_with_the_most_tempo_changes():
-    """benchmarks/tempo_per_block.py --quick: 1-frame blocks (the contract's limit) equal training on every input
-    of the real file with 65 tempo changes and of the tempo/metre ramp; large blocks show the documented drift."""
+    """benchmarks/tempo_per_block.py --quick: on the real file with 65 tempo changes and on the tempo/metre ramp,
+    every input equals training's with 1-frame blocks and, at every block size, when each block's tempo change is
+    recovered from the next block's play head (the contract's rule); the block-start tempo alone drifts."""
     import sys
 
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "tempo_per_block.py"
@@ -423,10 +453,10 @@ def test_tempo_per_block_measurement_on_the_file_with_the_most_tempo_changes():
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split() for line in done.stdout.splitlines() if line.split() and line.split()[0].endswith(".mid")]
     assert {r[0] for r in rows} >= {"ramp_48_tempi_4_metres.mid"} and len({r[0] for r in rows}) == 2
-    assert sorted({int(r[3]) for r in rows}) == [1, 64, 480, 4096]
+    assert sorted({int(r[3]) for r in rows}) == [1, 64, 480, 4096] and {r[4] for r in rows} == {"block", "next"}
     for row in rows:
-        cells = [c for c in row[5:] if "/" in c]
-        if int(row[3]) == 1:
-            assert row[4].startswith("0/") and all(c.startswith("0/") for c in cells), row
-    lakh_4096 = next(r for r in rows if int(r[1]) >= 50 and int(r[3]) == 4096)
-    assert any(not c.startswith("0/") for c in lakh_4096[5:] if "/" in c), lakh_4096
+        cells = [c for c in row[6:] if "/" in c]
+        if int(row[3]) == 1 or row[4] == "next":      # the contract's time: every input equal to training's
+            assert row[5].startswith("0/") and all(c.startswith("0/") for c in cells), row
+    lakh_4096 = next(r for r in rows if int(r[1]) >= 50 and int(r[3]) == 4096 and r[4] == "block")
+    assert any(not c.startswith("0/") for c in lakh_4096[6:] if "/" in c), lakh_4096   # block tempo alone drifts

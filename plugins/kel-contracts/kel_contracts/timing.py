@@ -16,21 +16,25 @@ SECONDS_PER_MINUTE = 60.0
 TIMING_RULES = (
     f"Time grid: every time is an integer number of ticks, {TICKS_PER_BEAT} per beat (quarter note): "
     f"tick = round-half-even(ppq x {TICKS_PER_BEAT}) in double arithmetic, where ppq is the position in quarter "
-    "notes as a double. In the plugin ppq is the host's ppq position at the block start + the event's sample "
-    "offset x qpm / 60 / sample rate (kel::timing::ppqAtOffset, the block's tempo); in training it is the file's "
-    "tick / its ticks per quarter note. Nothing else: no parser's own (float32) times are used.",
+    "notes as a double. In training it is the file's tick / its ticks per quarter note; in the plugin the host's "
+    "ppq position at the block start + the event's sample offset x qpm / 60 / sample rate (kel::timing). "
+    "Nothing else: no parser's own (float32) times are used. A host places events on samples: the grid absorbs "
+    "that rounding whenever a file's ticks per quarter note divide 960 (96, 120, 192, 240, 480, 960).",
     f"Beats = tick / {TICKS_PER_BEAT} (a double). A note's duration is (note-off tick - note-on tick) / "
     f"{TICKS_PER_BEAT}, cut to {MAX_NOTE_BEATS:g} beats (a longer note is a missing note-off).",
     "Bars: every time signature starts a bar at its own time and lasts numerator x 4 / denominator beats; "
     "4/4 from beat 0 until the first time signature (a file without one is 4/4 throughout). The plugin gets the "
-    "same from its host (bar start and time signature at the note, e.g. JUCE's AudioPlayHead::PositionInfo).",
+    "same from its host (bar start and time signature, e.g. JUCE's AudioPlayHead::PositionInfo).",
     f"Tempo: qpm = {MICROSECONDS_PER_MINUTE:,.0f} / microseconds per quarter note (a double), the tempo in force "
     f"at the note's onset: the last tempo event at or before it, {DEFAULT_QPM:g} before the first.",
-    "Tempo or time signature changing inside an audio block: a host reports one tempo, time signature and ppq "
-    "position per block, at its start. The plugin computes every event of the block with them (ppqAtOffset) and "
-    "takes the next block's ppq position as it comes, so a drift never outlives its block. Training computes the "
-    "file's maps at the exact onset: the plugin with 1-frame blocks. The two differ only on notes after a change "
-    "inside the same block; benchmarks/tempo_per_block.py measures how many on real files.",
+    "Tempo or time signature changing inside an audio block: a host reports one ppq position, tempo and time "
+    "signature per block, at its start. The plugin holds a block's MIDI events until the next block's play head "
+    "arrives (one block of latency), recovers where the tempo changed from the ppq advance "
+    "(kel::timing::tempoChangeOffset, ResolvedBlock) and takes the next block's time signature from the bar where it "
+    "started (an event at or after the next block's last bar start); with at most one change of each per block "
+    "this is the file's maps at the exact onset, which training computes. Using the block-start tempo for the "
+    "whole block instead (ppqAtOffset alone) gives a note that starts with a tempo change the old tempo: "
+    "benchmarks/tempo_per_block.py measures both on real files.",
     "Rounding to a grid is round-half-to-even (numpy.round, std::nearbyint).",
 )
 
@@ -54,6 +58,31 @@ def ppq_at_offset(block_ppq: float, offset: np.ndarray | int, qpm: float, sample
     """The plugin's ppq of an event ``offset`` samples into a block that starts at ``block_ppq`` with tempo ``qpm``
     (kel::timing::ppqAtOffset, the same operations in the same order)."""
     return block_ppq + np.asarray(offset, np.float64) * (qpm / SECONDS_PER_MINUTE) / sample_rate
+
+
+def tempo_change_offset(block_ppq, block_qpm, frames, next_ppq, next_qpm, sample_rate) -> np.ndarray:
+    """Where in a block of ``frames`` frames the tempo changed, in samples, from the next block's ppq position and
+    tempo (one change per block recovered exactly; ``frames`` when the tempo did not change):
+    round-half-even(((next ppq - ppq) x 60 x rate - frames x next qpm) / (qpm - next qpm)), clipped to [0, frames]
+    (kel::timing::tempoChangeOffset)."""
+    block_qpm, next_qpm = np.asarray(block_qpm, np.float64), np.asarray(next_qpm, np.float64)
+    frames = np.asarray(frames, np.float64)
+    changed = block_qpm != next_qpm
+    slope = np.where(changed, block_qpm - next_qpm, 1.0)
+    advance = (np.asarray(next_ppq, np.float64) - block_ppq) * SECONDS_PER_MINUTE * sample_rate
+    offset = np.clip(np.rint((advance - frames * next_qpm) / slope), 0.0, frames)
+    return np.where(changed, offset, frames)
+
+
+def ppq_in_resolved_block(block_ppq, block_qpm, offset, change, next_qpm, sample_rate) -> tuple[np.ndarray, ...]:
+    """(ppq, tempo) of an event ``offset`` samples into a block whose tempo changed to ``next_qpm`` at ``change``
+    samples (tempo_change_offset): kel::timing::ResolvedBlock::ppqAt and qpmAt, the same operations."""
+    offset = np.asarray(offset, np.float64)
+    before = ppq_at_offset(block_ppq, offset, block_qpm, sample_rate)
+    after = ppq_at_offset(ppq_at_offset(block_ppq, change, block_qpm, sample_rate), offset - change, next_qpm,
+                          sample_rate)
+    late = offset >= change
+    return np.where(late, after, before), np.where(late, next_qpm, block_qpm)
 
 
 def qpm_of(microseconds_per_quarter: np.ndarray | float) -> np.ndarray:

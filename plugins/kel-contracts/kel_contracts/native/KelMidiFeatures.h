@@ -43,6 +43,36 @@ inline double ppqAtOffset(double blockPpq, double offsetSamples, double qpm, dou
     return blockPpq + offsetSamples * (qpm / contracts::timing::kSecondsPerMinute) / sampleRate;
 }
 
+/// Where in a block of `frames` frames (host ppq `blockPpq`, tempo `blockQpm`) the tempo changed, in samples, from
+/// the next block's ppq position and tempo: one change per block is recovered exactly; `frames` when the tempo did
+/// not change. For a runtime that can hold a block's MIDI until the next block arrives (one block of latency).
+inline double tempoChangeOffset(double blockPpq, double blockQpm, int frames, double nextPpq, double nextQpm,
+                                double sampleRate) noexcept {
+    const double n = static_cast<double>(frames);
+    if (blockQpm == nextQpm)
+        return n;
+    const double advance = (nextPpq - blockPpq) * contracts::timing::kSecondsPerMinute * sampleRate;
+    const double offset = std::nearbyint((advance - n * nextQpm) / (blockQpm - nextQpm));
+    return offset < 0.0 ? 0.0 : (offset > n ? n : offset);
+}
+
+/// A block whose tempo change (if any) is known: events before `change` samples run at `qpm`, from it at
+/// `nextQpm` (tempoChangeOffset). ppqAt and qpmAt give an event's position and tempo.
+struct ResolvedBlock {
+    double ppq = 0.0;
+    double qpm = contracts::timing::kDefaultQpm;
+    double change = 0.0;
+    double nextQpm = contracts::timing::kDefaultQpm;
+    double sampleRate = 48000.0;
+
+    double ppqAt(double offset) const noexcept {
+        if (offset < change)
+            return ppqAtOffset(ppq, offset, qpm, sampleRate);
+        return ppqAtOffset(ppqAtOffset(ppq, change, qpm, sampleRate), offset - change, nextQpm, sampleRate);
+    }
+    double qpmAt(double offset) const noexcept { return offset < change ? qpm : nextQpm; }
+};
+
 /// Grid ticks of a ppq position: round-half-even(ppq x kTicksPerBeat).
 inline std::int64_t ticksFromPpq(double ppq) noexcept {
     return static_cast<std::int64_t>(std::nearbyint(ppq * kTicksPerBeat));
