@@ -602,17 +602,7 @@ private:
 
     /// The bar at `beats` from the host's bar at the block start (bars of its length follow it).
     BarContext barAt(double beats) const noexcept {
-        BarContext bar = bar_;
-        if (beats < bar.startBeats + bar.lengthBeats)
-            return bar;
-        double j = std::floor((beats - bar_.startBeats) / bar_.lengthBeats);
-        if (bar_.startBeats + j * bar_.lengthBeats > beats)
-            j -= 1.0;
-        if (bar_.startBeats + (j + 1.0) * bar_.lengthBeats <= beats)
-            j += 1.0;
-        bar.index = bar_.index + static_cast<std::int64_t>(j);
-        bar.startBeats = bar_.startBeats + j * bar_.lengthBeats;
-        return bar;
+        return timing::barContaining(beats, bar_.startBeats, bar_.lengthBeats, bar_.index);
     }
 
     // ---------------------------------------------------------------- songs

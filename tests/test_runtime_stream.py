@@ -1,0 +1,176 @@
+"""kel::Runtime (plugins/kel-runtime/kel_runtime/native/KelRuntime.h) played as a host plays it: real and generated
+MIDI files as events at sample offsets, in blocks of 1, 37, 480 and 4,096 frames at 44.1, 48 and 96 kHz, with the
+tempo, time signature and bar a host reports per block. Every model input the runtime computed is held against
+training's features for the file (kel_midi_features), every output against PyTorch on those inputs; the same under
+ThreadSanitizer with the inference thread running and under AddressSanitizer + UBSan; heap allocations on the audio
+thread after prepare (malloc family and operator new) must be 0.
+
+The contracts' one allowed difference (docs/CONTRACTS.md "Timing"): a host reports one tempo per block, so the
+events after a tempo change inside a block get the block's tempo (and times computed with it) until the next block;
+training is the runtime with 1-frame blocks. The test requires 0 difference everywhere else: a row may differ only
+shortly after a tempo change that fell inside a block (within the reach of the model's causal inputs), and with
+1-frame blocks none may."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import NO_RTNEURAL, RTNEURAL_DIR, SHARED
+
+REAL = SHARED / "data" / "real"
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not present in this checkout")
+pytestmark = [pytest.mark.skipif(RTNEURAL_DIR is None, reason=NO_RTNEURAL)]
+
+MIDI_MODELS = ("MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor")
+
+
+@pytest.fixture(scope="session")
+def runtime_models(tmp_path_factory) -> list[Path]:
+    """The five models exported untrained (seed 0): the runtime loads, checks and runs all five."""
+    out = tmp_path_factory.mktemp("runtime-models")
+    kelcore = Path(sys.executable).with_name("kelcore")
+    done = subprocess.run([str(kelcore), "export", "--untrained", "--seed", "0", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return sorted(out.glob("*.json"))
+
+
+@pytest.fixture(scope="session")
+def player_builds(tmp_path_factory):
+    """One build of the stream player per kind (release, thread, address) for the session."""
+    from kel_runtime.stream import build_player
+
+    folder = tmp_path_factory.mktemp("runtime-build")
+    cache: dict[str, Path] = {}
+
+    def get(kind: str) -> Path:
+        if kind not in cache:
+            cache[kind] = build_player(folder, RTNEURAL_DIR, kind)
+        return cache[kind]
+
+    return get
+
+
+def in_block_tempo_changes(song, rate: float, block: int) -> np.ndarray:
+    """Beats of the tempo changes a host reports late: those strictly inside a block (at a block's first frame the
+    host reports the new tempo)."""
+    from kel_runtime.stream import seconds_of, tempo_segments
+
+    segments = tempo_segments(song)
+    changes = np.array([b for b, _, _ in segments[1:]])
+    if len(changes) == 0:
+        return changes
+    samples = np.rint(seconds_of(changes, segments) * rate).astype(np.int64)
+    return changes[samples % block != 0]
+
+
+def _reach(model: str) -> float:
+    """How far (beats) after a note a shifted note time can still show in a model's inputs: the note's own length
+    and the causal windows (dynamics' 16-beat phrase scale, 4-beat density; melody's previous note; harmony's
+    notes sounding into a step)."""
+    from kel_contracts import dynamics
+
+    return {"DynamicsEngine": dynamics.PHRASE_SCALE_BEATS + 8.0}.get(model, 8.0)
+
+
+def play_and_compare(player: Path, models: list[Path], midi: Path, rate: float, block: int, mode: str,
+                     tmp_path: Path) -> dict:
+    """Play `midi` into the runtime; assert inputs equal training's (but the documented tempo-per-block rows),
+    outputs within 1e-5 of PyTorch, no allocation, nothing dropped. Returns the comparison."""
+    from kel_midi_features.song import load_song
+    from kel_runtime import stream
+
+    song = load_song(midi)
+    played = stream.write_stream(song, tmp_path / f"{midi.stem}-{block}.txt", models, rate, block, mode)
+    counters = stream.run_player(player, played.path, tmp_path / f"{midi.stem}-{block}.rec")
+    assert counters["audio_thread_allocations"] == 0, counters
+    for key in ("queue_drops", "recording_drops", "notes_dropped", "notes_forced", "note_off_without_note_on",
+                "relocations", "invalid_tempo", "events_out_of_order", "events_outside_block"):
+        assert counters[key] == 0, (key, counters)
+    recording = stream.read_recording(tmp_path / f"{midi.stem}-{block}.rec")
+    report = stream.compare_recording(recording, played.expected, stream.load_documents(models))
+    for model, entry in report.items():
+        if "skipped" in entry:
+            continue
+        assert "error" not in entry, (midi.name, model, entry)
+        rows = entry["training_rows"]
+        runtime_rows = entry["runtime_rows"]
+        if model == "DynamicsEngine":
+            assert runtime_rows >= rows, (midi.name, model, entry)   # training stops at MAX_NOTES
+        elif model == "GroovePredictor":
+            assert runtime_rows >= rows and entry["extra_rows_nonzero"] == 0, (midi.name, model, entry)
+        else:
+            assert runtime_rows == rows, (midi.name, model, entry)
+        assert entry["worst_output"] <= stream.OUTPUT_TOLERANCE, (midi.name, model, entry)
+        got = recording[model]["inputs"][:rows].astype(np.float64)
+        want = played.expected[{v: k for k, v in stream.MODEL_KEYS.items()}[model]].astype(np.float64)
+        differ = np.abs(got - want) > 0
+        late = in_block_tempo_changes(song, rate, block)
+        rows_differing = np.nonzero(differ.any(axis=1))[0]
+        for row in rows_differing:
+            ppq = float(recording[model]["ppq"][row])
+            assert np.any((late <= ppq) & (ppq <= late + _reach(model))), (
+                f"{midi.name} {model} row {row} at ppq {ppq}: columns {np.nonzero(differ[row])[0].tolist()} differ "
+                f"(runtime {got[row][differ[row]]}, training {want[row][differ[row]]}) with no tempo change inside "
+                f"a block before it")
+        entry["tempo_rows"] = len(rows_differing)
+    return report
+
+
+@needs_real
+@pytest.mark.parametrize("rate,block", [(48000.0, 480), (44100.0, 4096)])
+def test_real_lakh_songs_as_a_host_plays_them(player_builds, runtime_models, tmp_path, rate, block):
+    paths = sorted((REAL / "lakh").rglob("*.mid"))
+    assert len(paths) == 2
+    reports = [play_and_compare(player_builds("release"), runtime_models, p, rate, block, "sync", tmp_path)
+               for p in paths]
+    for report in reports:
+        assert all(report[m]["training_rows"] > 0 for m in MIDI_MODELS)
+
+
+@needs_real
+def test_real_groove_performances_in_small_blocks_with_the_inference_thread(player_builds, runtime_models, tmp_path):
+    paths = sorted((REAL / "groove").rglob("*.mid"))
+    assert len(paths) == 9
+    for path in paths[:4]:
+        report = play_and_compare(player_builds("release"), runtime_models, path, 44100.0, 37, "threaded", tmp_path)
+        assert report["GroovePredictor"]["training_rows"] > 0
+
+
+def test_tempo_and_metre_changes_one_frame_blocks_are_training_exactly(player_builds, runtime_models, tmp_path):
+    from test_native_midi import changing_song
+
+    path = changing_song(tmp_path / "changes.mid")
+    report = play_and_compare(player_builds("release"), runtime_models, path, 96000.0, 1, "sync", tmp_path)
+    assert all(report[m].get("tempo_rows") == 0 for m in MIDI_MODELS), report   # training = 1-frame blocks
+    report = play_and_compare(player_builds("release"), runtime_models, path, 48000.0, 480, "threaded", tmp_path)
+    assert all("worst_output" in report[m] for m in MIDI_MODELS)
+
+
+def test_demo_corpora_as_a_host_plays_them(player_builds, runtime_models, tmp_path):
+    from kel_plugin_lakh import LakhDataset
+    from kel_plugin_maestro import MaestroDataset
+
+    LakhDataset.write_demo(tmp_path / "lakh", seed=0, songs=2)
+    MaestroDataset.write_demo(tmp_path / "maestro", seed=0, pieces=1)
+    for path in [*sorted((tmp_path / "lakh").rglob("*.mid")), *sorted((tmp_path / "maestro").rglob("*.midi"))]:
+        play_and_compare(player_builds("release"), runtime_models, path, 44100.0, 480, "sync", tmp_path)
+
+
+def test_under_thread_sanitizer_with_the_inference_thread(player_builds, runtime_models, tmp_path):
+    from test_native_midi import changing_song
+
+    path = changing_song(tmp_path / "changes.mid")
+    report = play_and_compare(player_builds("thread"), runtime_models, path, 48000.0, 64, "threaded", tmp_path)
+    assert all("worst_output" in report[m] for m in MIDI_MODELS)
+
+
+def test_under_address_and_undefined_behaviour_sanitizers(player_builds, runtime_models, tmp_path):
+    from test_native_midi import changing_song
+
+    path = changing_song(tmp_path / "changes.mid")
+    play_and_compare(player_builds("address"), runtime_models, path, 44100.0, 37, "sync", tmp_path)
