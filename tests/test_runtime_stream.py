@@ -174,3 +174,47 @@ def test_under_address_and_undefined_behaviour_sanitizers(player_builds, runtime
 
     path = changing_song(tmp_path / "changes.mid")
     play_and_compare(player_builds("address"), runtime_models, path, 44100.0, 37, "sync", tmp_path)
+
+
+# ----------------------------------------------------------------------------- a host that misbehaves
+def _bad_files(models: list[Path], folder: Path) -> Path:
+    """Exports each wrong in one field the runtime checks."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    by_name = {p.stem: json.loads(p.read_text()) for p in models}
+    by_name["HarmonyPredictor"]["metadata"]["feature_contract"]["version"] = "0.9.0"
+    by_name["DynamicsEngine"]["metadata"]["feature_contract"]["normalization"]["std"][3] = 0.0
+    by_name["MelodyTransformer"]["metadata"]["model"] = "HarmonyPredictor"
+    by_name["EmotionRecognizer"]["layers"][0]["weights"][0][0][0] += 0.5
+    for name in ("HarmonyPredictor", "DynamicsEngine", "MelodyTransformer", "EmotionRecognizer"):
+        (folder / f"{name}.json").write_text(json.dumps(by_name[name]))
+    return folder
+
+
+@pytest.mark.parametrize("build,mode", [("release", "threaded"), ("address", "sync")])
+def test_bad_host_input_is_counted_never_a_crash(runtime_models, tmp_path, build, mode):
+    from kel_runtime.stream import build_player
+
+    binary = build_player(tmp_path / "build", RTNEURAL_DIR, build, driver="drivers/bad_host.cpp")
+    bad = _bad_files(runtime_models, tmp_path / "bad")
+    done = subprocess.run([str(binary), str(runtime_models[0].parent), str(bad), mode], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = done.stdout.splitlines()
+    counters = {w[1]: int(w[2]) for w in (line.split() for line in lines) if w[0] == "counter"}
+    for name in ("eventsOutsideBlock", "eventsOutOfOrder", "eventsInvalid", "invalidTempo", "invalidTimeSignature",
+                 "sampleRateChanges", "relocations", "noteOffWithoutNoteOn", "notesDropped", "recordingDrops"):
+        assert counters[name] > 0, (name, counters)
+    assert counters["invalidTempo"] == 5 and counters["relocations"] == 1 and counters["noteOffWithoutNoteOn"] == 1
+    if mode == "threaded":
+        assert counters["queueDrops"] > 0, counters
+    assert "outputs finite 1" in lines
+    if build == "release":
+        assert "allocations 0" in lines
+    refused = {Path(w[1]).name: w[2] for w in (line.split() for line in lines) if w[0] == "refused"}
+    assert refused == {"HarmonyPredictor.json": "metadata.feature_contract.version",
+                       "DynamicsEngine.json": "metadata.feature_contract.normalization",
+                       "MelodyTransformer.json": "metadata.model", "EmotionRecognizer.json": "metadata.reference",
+                       "missing.json": "-"}, lines
+    assert "loaded 0" in lines

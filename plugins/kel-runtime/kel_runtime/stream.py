@@ -45,9 +45,11 @@ class PlayerError(RuntimeError):
     """The player could not be built or failed."""
 
 
-def build_player(build_dir: Path, rtneural: Path, build: str = "release", cxx: str | None = None) -> Path:
-    """Compile the stream player (``build``: release, thread or address) with g++ or ``cxx`` / $CXX; cached in
-    ``build_dir`` by a hash of the sources, compiler and flags."""
+def build_player(build_dir: Path, rtneural: Path, build: str = "release", cxx: str | None = None,
+                 driver: str = PLAYER) -> Path:
+    """Compile a driver (default the stream player; ``drivers/bad_host.cpp`` the misbehaving host) against the
+    runtime, ``build`` release, thread or address, with g++ or ``cxx`` / $CXX; cached in ``build_dir`` by a hash of
+    the sources, compiler and flags."""
     compiler = shlex.split(cxx or os.environ.get("CXX") or "g++")
     if shutil.which(compiler[0]) is None:
         raise PlayerError(f"C++ compiler {compiler[0]!r} not found")
@@ -55,15 +57,16 @@ def build_player(build_dir: Path, rtneural: Path, build: str = "release", cxx: s
     flags = [*FLAGS, *BUILDS[build], f"-I{native_dir()}", f"-I{contracts}", "-isystem", str(rtneural),
              "-isystem", str(Path(rtneural) / "modules" / "Eigen")]
     digest = hashlib.sha256(" ".join(compiler + flags).encode())
-    for path in sorted([*native_dir().glob("*.h"), native_dir() / PLAYER, *contracts.glob("*.h")]):
+    for path in sorted([*native_dir().glob("*.h"), *native_dir().glob("drivers/*.h"), native_dir() / driver,
+                        *contracts.glob("*.h")]):
         digest.update(path.name.encode() + path.read_bytes())
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    binary = build_dir / f"stream_player-{build}-{digest.hexdigest()[:16]}"
+    binary = build_dir / f"{Path(driver).stem}-{build}-{digest.hexdigest()[:16]}"
     if binary.exists():
         return binary
     partial = build_dir / f".{binary.name}.{os.getpid()}.tmp"
-    command = [*compiler, *flags, str(native_dir() / PLAYER), "-o", str(partial)]
+    command = [*compiler, *flags, str(native_dir() / driver), "-o", str(partial)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise PlayerError(f"compiling the stream player failed ({' '.join(command)}):\n{done.stderr[-6000:]}")
