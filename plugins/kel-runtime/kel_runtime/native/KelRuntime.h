@@ -137,6 +137,7 @@ struct Transport {
 /// A model's newest decoded output (the raw outputs too).
 struct ModelOutput {
     std::int64_t step = -1;       ///< steps of this model since the song's start; -1: none yet
+    std::int64_t block = -1;      ///< the process() call (counting from 0 after prepare) that completed its input
     double ppq = 0.0;             ///< where the step's input ended (emotion: seconds of audio)
     int size = 0;
     std::array<float, kMaxVector> raw{};
@@ -239,6 +240,61 @@ inline std::string readText(const std::string& path) {
 
 }  // namespace runtime_detail
 
+/// A loaded network behind one interface: RTNeural's dynamic API (the default) or a plugin's compile-time
+/// RTNeural::ModelT (CompiledNetwork, through Runtime::Options::network). forward() and reset() run on the
+/// inference side and must not allocate.
+class Network {
+public:
+    virtual ~Network() = default;
+    virtual void reset() noexcept = 0;
+    virtual const float* forward(const float* input) noexcept = 0;   ///< input 64-byte aligned
+    virtual int inSize() const noexcept = 0;
+    virtual int outSize() const noexcept = 0;
+};
+
+/// RTNeural's dynamic API (json_parser::parseJson): any exported architecture, sizes read from the file.
+class DynamicNetwork final : public Network {
+public:
+    explicit DynamicNetwork(const nlohmann::json& document)
+        : model_(RTNeural::json_parser::parseJson<float>(document, false)) {}
+    bool loaded() const noexcept { return static_cast<bool>(model_); }
+    void reset() noexcept override { model_->reset(); }
+    const float* forward(const float* input) noexcept override {
+        model_->forward(input);
+        return model_->getOutputs();
+    }
+    int inSize() const noexcept override { return model_->getInSize(); }
+    int outSize() const noexcept override { return model_->getOutSize(); }
+
+private:
+    std::unique_ptr<RTNeural::Model<float>> model_;
+};
+
+/// A compile-time RTNeural::ModelT (the `kel::models::<Name>Model` aliases of KelModels.h): faster, and its layer
+/// sizes are fixed by the type (the reference replay at prepare() catches a file that does not fit it).
+template <typename ModelType>
+class CompiledNetwork final : public Network {
+public:
+    explicit CompiledNetwork(const nlohmann::json& document) { model_.parseJson(document, false); }
+    void reset() noexcept override { model_.reset(); }
+    const float* forward(const float* input) noexcept override {
+        model_.forward(input);
+        return model_.getOutputs();
+    }
+    int inSize() const noexcept override { return ModelType::input_size; }
+    int outSize() const noexcept override { return ModelType::output_size; }
+
+private:
+    ModelType model_;
+};
+
+/// Makes the network of `model` from its exported document, or nullptr (the file is then refused).
+using NetworkFactory = std::unique_ptr<Network> (*)(Model model, const nlohmann::json& document);
+
+/// Called on the inference side after each step (must be real-time safe): the model, the microseconds its
+/// normalisation + forward + decoding took, and the process() call whose input completed the step.
+using StepObserver = void (*)(void* context, Model model, double microseconds, std::int64_t block);
+
 /// One model step as recorded: the raw input (before normalisation, what training's features are) and the output.
 struct StepRecord {
     int model = 0;
@@ -256,6 +312,9 @@ public:
         Mode mode = Mode::Threaded;
         int queueCapacity = 1024;       ///< steps in flight to the inference thread
         int recordCapacity = 0;         ///< recording buffer in steps (0: no recording possible)
+        NetworkFactory network = nullptr;   ///< nullptr: RTNeural's dynamic API
+        StepObserver observer = nullptr;    ///< timing of each step (benchmarks), nullptr: not timed
+        void* observerContext = nullptr;
     };
 
     static constexpr int kDrumChannel = 9;               ///< General MIDI channel 10
@@ -354,7 +413,7 @@ public:
                  int numEvents, const Transport& transport) noexcept {
         if (!prepared_)
             return;
-        counters_.blocks.fetch_add(1, std::memory_order_relaxed);
+        block_ = counters_.blocks.fetch_add(1, std::memory_order_relaxed);
         numFrames = numFrames < 0 ? 0 : numFrames;
         double rate = sampleRate_;
         const bool rateChanged = transport.sampleRate > 0.0 && transport.sampleRate != sampleRate_;
@@ -468,7 +527,7 @@ public:
 
 private:
     struct Slot {
-        std::unique_ptr<RTNeural::Model<float>> net;
+        std::unique_ptr<Network> net;
         Normaliser normaliser;
         std::int64_t steps = 0;   // inference side
     };
@@ -476,6 +535,7 @@ private:
     struct Job {
         alignas(64) std::array<float, kMaxVector> x{};
         int model = -1;           // -1: reset every network (a new song)
+        std::int64_t block = 0;   // the process() call that completed the input
         double ppq = 0.0;
         double qpm = 0.0;
     };
@@ -531,11 +591,17 @@ private:
         if (!slot.normaliser.loadFromJson(text, inputSize(model), &error))
             return refuse("metadata.feature_contract.normalization", error);
         try {
-            slot.net = RTNeural::json_parser::parseJson<float>(document, false);
+            if (options_.network != nullptr) {
+                slot.net = options_.network(model, document);
+            } else {
+                auto dynamic = std::make_unique<DynamicNetwork>(document);
+                if (dynamic->loaded())
+                    slot.net = std::move(dynamic);
+            }
         } catch (const std::exception& failure) {
             return refuse("layers", std::string("RTNeural cannot load them: ") + failure.what());
         }
-        if (!slot.net || slot.net->getInSize() != inputSize(model) || slot.net->getOutSize() != outputSize(model))
+        if (!slot.net || slot.net->inSize() != inputSize(model) || slot.net->outSize() != outputSize(model))
             return refuse("layers", std::string("RTNeural cannot load them as ") + std::to_string(inputSize(model)) +
                           " -> " + std::to_string(outputSize(model)));
         const double worst = replayReference(document, *slot.net);
@@ -546,7 +612,7 @@ private:
         return true;
     }
 
-    static double replayReference(const nlohmann::json& document, RTNeural::Model<float>& net) {
+    static double replayReference(const nlohmann::json& document, Network& net) {
         try {
             const auto& reference = document.at("metadata").at("reference");
             const auto inputs = reference.at("inputs").get<std::vector<std::vector<float>>>();
@@ -555,13 +621,13 @@ private:
             alignas(64) float x[kMaxVector];
             double worst = 0.0;
             for (std::size_t t = 0; t < inputs.size() && t < outputs.size(); ++t) {
-                if (static_cast<int>(inputs[t].size()) != net.getInSize()
-                    || static_cast<int>(outputs[t].size()) != net.getOutSize())
+                if (static_cast<int>(inputs[t].size()) != net.inSize()
+                    || static_cast<int>(outputs[t].size()) != net.outSize())
                     return INFINITY;
                 std::copy(inputs[t].begin(), inputs[t].end(), x);
-                net.forward(x);
+                const float* y = net.forward(x);
                 for (std::size_t k = 0; k < outputs[t].size(); ++k) {
-                    const double d = std::fabs(static_cast<double>(net.getOutputs()[k]) - outputs[t][k]);
+                    const double d = std::fabs(static_cast<double>(y[k]) - outputs[t][k]);
                     worst = std::isnan(d) ? INFINITY : std::max(worst, d);
                 }
             }
@@ -971,6 +1037,7 @@ private:
         job.model = static_cast<int>(model);
         job.ppq = ppq;
         job.qpm = qpm;
+        job.block = block_;
         std::copy(x, x + inputSize(model), job.x.begin());
         ++stepCount_[m];
         counters_.steps.fetch_add(1, std::memory_order_relaxed);
@@ -1012,14 +1079,16 @@ private:
         }
         Slot& slot = slots_[static_cast<std::size_t>(job.model)];
         const Model model = static_cast<Model>(job.model);
+        const auto began = options_.observer != nullptr ? std::chrono::steady_clock::now()
+                                                         : std::chrono::steady_clock::time_point{};
         alignas(64) float x[kMaxVector];
         std::copy(job.x.begin(), job.x.begin() + inputSize(model), x);
         slot.normaliser.apply(x);
-        slot.net->forward(x);
-        const float* y = slot.net->getOutputs();
+        const float* y = slot.net->forward(x);
         const int n = outputSize(model);
         ModelOutput& out = published_[static_cast<std::size_t>(job.model)].back();
         out.step = slot.steps;
+        out.block = job.block;
         out.ppq = job.ppq;
         out.size = n;
         std::copy(y, y + n, out.raw.begin());
@@ -1027,6 +1096,9 @@ private:
         published_[static_cast<std::size_t>(job.model)].publish();
         record(job, y, slot.steps);
         ++slot.steps;
+        if (options_.observer != nullptr)
+            options_.observer(options_.observerContext, model, std::chrono::duration<double, std::micro>(
+                                  std::chrono::steady_clock::now() - began).count(), job.block);
     }
 
     static void decode(Model model, const float* y, double qpm, ModelOutput& out) noexcept {
@@ -1114,6 +1186,7 @@ private:
     int harmonyStep_ = 0;
     std::int64_t lastHitBar_ = -1, grooveFirstBar_ = 0;
     std::array<std::int64_t, kModelCount> stepCount_{};
+    std::int64_t block_ = 0;
 
     // inference
     runtime_detail::SpscQueue<Job> queue_;
