@@ -445,7 +445,7 @@ def test_hand_written_headers_state_no_contract_version_of_their_own():
 def test_tempo_per_block_measurement_on_the_file_with_the_most_tempo_changes():
     """benchmarks/tempo_per_block.py --quick: on the real file with 65 tempo changes and on the tempo/metre ramp,
     every input equals training's with 1-frame blocks and, at every block size, when each block's tempo change is
-    recovered from the next block's play head (the contract's rule); the block-start tempo alone drifts."""
+    recovered from the next block's play head (kel::timing::ResolvedBlock); the block-start tempo alone drifts."""
     import sys
 
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "tempo_per_block.py"
@@ -456,7 +456,7 @@ def test_tempo_per_block_measurement_on_the_file_with_the_most_tempo_changes():
     assert sorted({int(r[3]) for r in rows}) == [1, 64, 480, 4096] and {r[4] for r in rows} == {"block", "next"}
     for row in rows:
         cells = [c for c in row[6:] if "/" in c]
-        if int(row[3]) == 1 or row[4] == "next":      # the contract's time: every input equal to training's
+        if int(row[3]) == 1 or row[4] == "next":      # every input equal to training's
             assert row[5].startswith("0/") and all(c.startswith("0/") for c in cells), row
     lakh_4096 = next(r for r in rows if int(r[1]) >= 50 and int(r[3]) == 4096 and r[4] == "block")
     assert any(not c.startswith("0/") for c in lakh_4096[6:] if "/" in c), lakh_4096   # block tempo alone drifts

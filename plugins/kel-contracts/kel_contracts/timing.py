@@ -28,12 +28,12 @@ TIMING_RULES = (
     f"Tempo: qpm = {MICROSECONDS_PER_MINUTE:,.0f} / microseconds per quarter note (a double), the tempo in force "
     f"at the note's onset: the last tempo event at or before it, {DEFAULT_QPM:g} before the first.",
     "Tempo or time signature changing inside an audio block: a host reports one ppq position, tempo and time "
-    "signature per block, at its start. The plugin holds a block's MIDI events until the next block's play head "
-    "arrives (one block of latency), recovers where the tempo changed from the ppq advance "
-    "(kel::timing::tempoChangeOffset, ResolvedBlock) and takes the next block's time signature from the bar where it "
-    "started (an event at or after the next block's last bar start); with at most one change of each per block "
-    "this is the file's maps at the exact onset, which training computes. Using the block-start tempo for the "
-    "whole block instead (ppqAtOffset alone) gives a note that starts with a tempo change the old tempo: "
+    "signature per block, at its start; training computes the file's maps at the exact onset. A plugin equals "
+    "training when it resolves each block from the next block's play head (one block of latency): "
+    "kel::timing::tempoChangeOffset and ResolvedBlock give back where the tempo changed from the ppq advance, and "
+    "an event at or after the next block's last bar start takes the next block's time signature from that bar; "
+    "exact with at most one change of each per block. With the block-start tempo and bar for the whole block "
+    "(ppqAtOffset alone), a note that starts with a tempo change inside a block gets the old tempo. "
     "benchmarks/tempo_per_block.py measures both on real files.",
     "Rounding to a grid is round-half-to-even (numpy.round, std::nearbyint).",
 )
