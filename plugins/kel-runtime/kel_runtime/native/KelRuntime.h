@@ -970,6 +970,32 @@ private:
         }
     }
 
+    /// The host's bar (at the block start) against the harmony bar in progress: a new time signature inside it cuts
+    /// it there (training's bars end where the next signature starts); a change the steps already ran past (it
+    /// came inside an earlier block) moves them into the host's bar at the step they reached; at the bar line itself
+    /// the host's start and length are taken.
+    void reconcileHarmonyBar() noexcept {
+        const double hostStart = bar_.startBeats, reached = harmonyStart_ + harmonyStep_ * HarmonyFeatures::kStepBeats;
+        if (hostStart > harmonyStart_ + kBarEpsilon && hostStart < harmonyEnd_ - kBarEpsilon) {
+            if (reached <= hostStart + kBarEpsilon) {
+                harmonyEnd_ = hostStart;
+            } else {
+                const int steps = HarmonyFeatures::stepsOfBar(hostStart, hostStart + bar_.lengthBeats);
+                const int k = static_cast<int>(std::floor((reached - hostStart) / HarmonyFeatures::kStepBeats + 1e-9));
+                harmonyStart_ = hostStart;
+                harmonyEnd_ = hostStart + bar_.lengthBeats;
+                harmonyStep_ = k < steps ? k : 0;
+                if (k >= steps) {
+                    harmonyStart_ = harmonyEnd_;
+                    harmonyEnd_ = harmonyStart_ + bar_.lengthBeats;
+                }
+            }
+        } else if (std::fabs(hostStart - harmonyStart_) <= kBarEpsilon && harmonyStep_ == 0) {
+            harmonyStart_ = hostStart;
+            harmonyEnd_ = hostStart + bar_.lengthBeats;
+        }
+    }
+
     /// Computes the harmony step in progress from the line notes that overlap it and moves to the next one.
     void harmonyStepOut() noexcept {
         double start = 0.0, end = 0.0;
@@ -989,7 +1015,7 @@ private:
                    && lineNote(melody(harmonyFrom_)).onsetBeats + lineNote(melody(harmonyFrom_)).durationBeats <= end)
                 ++harmonyFrom_;
         }
-        if (++harmonyStep_ == HarmonyFeatures::stepsOfBar(harmonyStart_, harmonyEnd_)) {
+        if (++harmonyStep_ >= HarmonyFeatures::stepsOfBar(harmonyStart_, harmonyEnd_)) {
             harmonyStep_ = 0;
             harmonyStart_ = harmonyEnd_;
             harmonyEnd_ = harmonyStart_ + bar_.lengthBeats;
@@ -1010,14 +1036,7 @@ private:
     void advance(std::int64_t tick) noexcept {
         now_ = tick > now_ ? tick : now_;
         const double now = timing::beatsFromTicks(now_);
-        // the host's bar: a new time signature inside the harmony bar in progress cuts it there; at the bar
-        // line itself the host's bar start and length are taken
-        if (bar_.startBeats > harmonyStart_ + kBarEpsilon && bar_.startBeats < harmonyEnd_ - kBarEpsilon) {
-            harmonyEnd_ = bar_.startBeats;
-        } else if (std::fabs(bar_.startBeats - harmonyStart_) <= kBarEpsilon && harmonyStep_ == 0) {
-            harmonyStart_ = bar_.startBeats;
-            harmonyEnd_ = bar_.startBeats + bar_.lengthBeats;
-        }
+        reconcileHarmonyBar();
         melodySteps();
         harmonySteps();
         if (openFrom_ < pendingTail_ && DynamicsFeatures::groupKey(now) > openKey_)
