@@ -236,3 +236,29 @@ def test_bad_host_input_is_counted_never_a_crash(runtime_models, tmp_path, build
                        "MelodyTransformer.json": "metadata.model", "EmotionRecognizer.json": "metadata.reference",
                        "missing.json": "-"}, lines
     assert "loaded 0" in lines
+
+
+@needs_real
+def test_native_check_compares_a_runtime_recording_with_training(player_builds, runtime_models, tmp_path):
+    """What a plugin developer does with a recording from their own host: `kelcore native-check --recording`."""
+    from kel_midi_features.song import load_song
+    from kel_runtime import stream
+
+    midi = REAL / "lakh" / "lmd_full" / "d" / "d8faddb8596fff7abb24d78666f73e4e.mid"
+    played = stream.write_stream(load_song(midi), tmp_path / "s.txt", runtime_models, 48000.0, 480, "threaded")
+    stream.run_player(player_builds("release"), played.path, tmp_path / "rec.txt")
+    kelcore = str(Path(sys.executable).with_name("kelcore"))
+    folder = str(runtime_models[0].parent)
+    done = subprocess.run([kelcore, "native-check", folder, str(midi), "--recording", str(tmp_path / "rec.txt")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(" ok") == 4, done.stdout
+    lines = (tmp_path / "rec.txt").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("DynamicsEngine 40 "))
+    words = lines[at].split()
+    words[4] = str(float(words[4]) + 1.0)   # the first input (the pitch) of one step: as if the plugin fed another
+    lines[at] = " ".join(words)
+    (tmp_path / "bad.txt").write_text("\n".join(lines) + "\n")
+    done = subprocess.run([kelcore, "native-check", folder, str(midi), "--recording", str(tmp_path / "bad.txt")],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "the first is step 40" in done.stdout, done.stdout + done.stderr
