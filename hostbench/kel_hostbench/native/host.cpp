@@ -354,6 +354,24 @@ static std::unique_ptr<kel::Network> compiledNetwork(kel::Model model, const Jso
     return nullptr;
 }
 
+/// Every network the runtime loads, with the live heap bytes it holds (weights, state, layer objects) measured.
+static long long gModelBytes[kModels] = {};
+static bool gCompiledApi = false;
+
+static std::unique_ptr<kel::Network> measuredNetwork(kel::Model model, const Json& document) {
+    const long long before = liveHeapBytes();
+    std::unique_ptr<kel::Network> network;
+    if (gCompiledApi) {
+        network = compiledNetwork(model, document);
+    } else {
+        auto dynamic = std::make_unique<kel::DynamicNetwork>(document);
+        if (dynamic->loaded())
+            network = std::move(dynamic);
+    }
+    gModelBytes[static_cast<int>(model)] = liveHeapBytes() - before;
+    return network;
+}
+
 struct StepTimes {   // written by the runtime's inference thread only (the observer), read after it stopped
     std::vector<double> inferUs[kModels];
 };
@@ -454,15 +472,14 @@ static int pipeline(int argc, char** argv) {
     options.queueCapacity = 256;
     options.observer = observeStep;
     options.observerContext = &times;
-    if (api == "modelt") {
-#ifdef KEL_HAVE_MODELS
-        options.network = compiledNetwork;
-#else
+    gCompiledApi = api == "modelt";
+#ifndef KEL_HAVE_MODELS
+    if (gCompiledApi) {
         std::fprintf(stderr, "pipeline: modelt needs KelModels.h\n");
         return 3;
-#endif
     }
-    (void)compiledNetwork;
+#endif
+    options.network = measuredNetwork;
     long long modelBytes[kModels] = {};
     const long long liveBeforeModels = liveHeapBytes();
     auto runtime = std::make_unique<kel::Runtime>();
@@ -477,9 +494,8 @@ static int pipeline(int argc, char** argv) {
             std::fprintf(stderr, "pipeline: %s not loaded: %s\n", kNames[m], contractErrors.c_str());
             return 3;
         }
-    for (int m = 0; m < kModels; ++m)   // the models' share of the runtime's heap, by their file sizes' shares
-        modelBytes[m] = 0;
-    (void)runtimeBytes;
+    for (int m = 0; m < kModels; ++m)
+        modelBytes[m] = gModelBytes[m];
 
     std::vector<std::vector<float>> planar(static_cast<size_t>(channels), std::vector<float>(static_cast<size_t>(block)));
     std::vector<const float*> channelPointers(static_cast<size_t>(std::max(channels, 1)));
