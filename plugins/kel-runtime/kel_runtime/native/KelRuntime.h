@@ -979,6 +979,11 @@ private:
         if (hostStart > harmonyStart_ + kBarEpsilon && hostStart < harmonyEnd_ - kBarEpsilon) {
             if (reached <= hostStart + kBarEpsilon) {
                 harmonyEnd_ = hostStart;
+                if (harmonyStep_ >= HarmonyFeatures::stepsOfBar(harmonyStart_, harmonyEnd_)) {   // all emitted
+                    harmonyStart_ = hostStart;
+                    harmonyEnd_ = hostStart + bar_.lengthBeats;
+                    harmonyStep_ = 0;
+                }
             } else {
                 const int steps = HarmonyFeatures::stepsOfBar(hostStart, hostStart + bar_.lengthBeats);
                 const int k = static_cast<int>(std::floor((reached - hostStart) / HarmonyFeatures::kStepBeats + 1e-9));

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
         return 3;
     }
     runtime->startRecording();
-    std::vector<float> left(static_cast<std::size_t>(4 * block)), right(left.size());
+    std::vector<float> left(static_cast<std::size_t>(8 * block)), right(left.size());   // the oversized block too
     for (std::size_t i = 0; i < left.size(); ++i) {
         left[i] = static_cast<float>(0.3 * std::sin(0.05 * static_cast<double>(i)));
         right[i] = -left[i];
