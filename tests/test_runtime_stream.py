@@ -211,13 +211,10 @@ def _bad_files(models: list[Path], folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("build,mode", [("release", "threaded"), ("address", "sync")])
-def test_bad_host_input_is_counted_never_a_crash(runtime_models, tmp_path, build, mode):
-    from kel_runtime.stream import build_player
-
-    binary = build_player(tmp_path / "build", RTNEURAL_DIR, build, driver="drivers/bad_host.cpp")
+def test_bad_host_input_is_counted_never_a_crash(player_builds, runtime_models, tmp_path, build, mode):
     bad = _bad_files(runtime_models, tmp_path / "bad")
-    done = subprocess.run([str(binary), str(runtime_models[0].parent), str(bad), mode], capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run([str(player_builds(build)), "--bad-host", str(runtime_models[0].parent), str(bad), mode],
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     lines = done.stdout.splitlines()
     counters = {w[1]: int(w[2]) for w in (line.split() for line in lines) if w[0] == "counter"}

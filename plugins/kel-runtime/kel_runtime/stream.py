@@ -47,9 +47,9 @@ class PlayerError(RuntimeError):
 
 def build_player(build_dir: Path, rtneural: Path, build: str = "release", cxx: str | None = None,
                  driver: str = PLAYER) -> Path:
-    """Compile a driver (default the stream player; ``drivers/bad_host.cpp`` the misbehaving host) against the
-    runtime, ``build`` release, thread or address, with g++ or ``cxx`` / $CXX; cached in ``build_dir`` by a hash of
-    the sources, compiler and flags."""
+    """Compile the stream player (also the misbehaving host: ``--bad-host``, drivers/bad_host.h) against the runtime,
+    ``build`` release, thread or address, with g++ or ``cxx`` / $CXX; cached in ``build_dir`` by a hash of the
+    sources, compiler and flags."""
     compiler = shlex.split(cxx or os.environ.get("CXX") or "g++")
     if shutil.which(compiler[0]) is None:
         raise PlayerError(f"C++ compiler {compiler[0]!r} not found")

@@ -5,6 +5,7 @@
 // (malloc family and operator new) from the first block on; the count must be 0.
 //
 // Usage: stream_player <stream.txt> <recording.txt>    (prints one "counters ..." line)
+//        stream_player --bad-host ...                    (bad_host.h: a misbehaving host)
 // Input (whitespace separated; reals as C hex floats):
 //   kelstream 1
 //   rate <real> block <frames> mode sync|threaded record <capacity>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "counting_allocator.h"
+#include "bad_host.h"
 
 namespace {
 
@@ -92,6 +94,8 @@ kel::Transport transportAt(long long sample, double rate, const std::vector<Temp
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "--bad-host")
+        return bad_host::run(argc - 1, argv + 1);
     if (argc != 3) {
         std::fprintf(stderr, "usage: stream_player <stream.txt> <recording.txt>\n");
         return 2;

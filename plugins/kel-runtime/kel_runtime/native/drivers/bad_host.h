@@ -1,9 +1,12 @@
-// bad_host.cpp -- kel::Runtime against a host that misbehaves: every kind of bad input the runtime defines
+// bad_host.h -- kel::Runtime against a host that misbehaves: every kind of bad input the runtime defines
 // (docs/NATIVE.md "Bad host input"), in both modes, with allocations on the audio thread counted. Prints one
 // "counter <name> <value>" line per counter, "allocations <n>", "outputs finite <0|1>", and the refusals of a
 // prepare() on the folder given second (files that must be refused), as "refused <file> <field>".
 //
-// Usage: bad_host <models folder> <folder of bad files> <sync|threaded>
+// Usage (compiled into stream_player.cpp, one build for both):
+//   stream_player --bad-host <models folder> <folder of bad files> <sync|threaded>
+#pragma once
+
 #include "KelRuntime.h"
 
 #include <cmath>
@@ -12,11 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "counting_allocator.h"
+namespace bad_host {
 
-namespace {
-
-kel::Transport playingAt(double ppq, double qpm = 120.0) {
+inline kel::Transport playingAt(double ppq, double qpm = 120.0) {
     kel::Transport t;
     t.playing = true;
     t.qpm = qpm;
@@ -26,7 +27,7 @@ kel::Transport playingAt(double ppq, double qpm = 120.0) {
     return t;
 }
 
-kel::MidiEvent note(int offset, int kind, int channel, int pitch, int value) {
+inline kel::MidiEvent note(int offset, int kind, int channel, int pitch, int value) {
     kel::MidiEvent e;
     e.sampleOffset = offset;
     e.kind = kind;
@@ -36,11 +37,10 @@ kel::MidiEvent note(int offset, int kind, int channel, int pitch, int value) {
     return e;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+/// argv: <models folder> <bad files folder> <sync|threaded>; needs counting_allocator.h in the program.
+inline int run(int argc, char** argv) {
     if (argc != 4) {
-        std::fprintf(stderr, "usage: bad_host <models folder> <bad files folder> <sync|threaded>\n");
+        std::fprintf(stderr, "usage: stream_player --bad-host <models folder> <bad files folder> <sync|threaded>\n");
         return 2;
     }
     const double rate = 48000.0;
@@ -158,3 +158,5 @@ int main(int argc, char** argv) {
     refusing.release();
     return 0;
 }
+
+}  // namespace bad_host
