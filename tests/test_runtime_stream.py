@@ -41,10 +41,10 @@ def runtime_models(tmp_path_factory) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def player_builds(tmp_path_factory):
-    """One build of the stream player per kind (release, thread, address) for the session."""
-    from kel_runtime.stream import build_player
+    """One build of the stream player per kind (release, thread, address), cached by the hash of its sources."""
+    from kel_runtime.stream import build_player, cache_root
 
-    folder = tmp_path_factory.mktemp("runtime-build")
+    folder = cache_root()
     cache: dict[str, Path] = {}
 
     def get(kind: str) -> Path:
@@ -171,6 +171,37 @@ def test_tempo_and_metre_changes_in_host_blocks(player_builds, runtime_models, t
     path = changing_song(tmp_path / "changes.mid")
     report = play_and_compare(player_builds("release"), runtime_models, path, 48000.0, 480, "threaded", tmp_path)
     assert all(report[m]["training_rows"] > 0 for m in MIDI_MODELS), report
+
+
+def test_audio_and_midi_together_emotion_inputs_equal_training(player_builds, runtime_models, tmp_path):
+    """Real-rate audio with the song: EmotionRecognizer's inputs equal training's features of the same audio at the
+    host's rate (within the contract's 1e-3 dB), its outputs PyTorch's; the MIDI models as before."""
+    from kel_audio_features.dsp import features_at_host_rate
+    from kel_contracts import CONTRACTS
+    from kel_midi_features.song import load_song
+    from kel_runtime import stream
+
+    rate = 44100.0
+    path = short_changing_song(tmp_path / "short.mid")
+    song = load_song(path)
+    seconds = float(stream.seconds_of(np.array([song.end]), stream.tempo_segments(song))[0])
+    rng = np.random.default_rng(5)
+    t = np.arange(int((seconds + 0.2) * rate)) / rate   # the audio lasts as long as the song
+    left = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 0.5 * t)) + 0.02 * rng.standard_normal(len(t))
+    audio = np.stack([left, 0.2 * np.sin(2 * np.pi * 330 * t)], axis=1).astype(np.float32)
+    played = stream.write_stream(song, tmp_path / "a.txt", runtime_models, rate, 480, "threaded", audio=audio)
+    counters = stream.run_player(player_builds("release"), played.path, tmp_path / "a.rec")
+    assert counters["audio_thread_allocations"] == 0 and counters["queue_drops"] == 0, counters
+    recording = stream.read_recording(tmp_path / "a.rec")
+    emotion = recording["EmotionRecognizer"]
+    _, expected = features_at_host_rate(audio, int(rate))
+    n = len(emotion["inputs"])
+    assert n >= int(seconds / 0.5) - 2 and n <= len(expected), (n, len(expected))   # the last ones need finish()
+    worst = float(np.abs(emotion["inputs"].astype(np.float64) - expected[:n].astype(np.float64)).max())
+    assert worst <= CONTRACTS["EmotionRecognizer"].native_tolerance, worst
+    document = stream.load_documents(runtime_models)["EmotionRecognizer"]
+    reference = stream.torch_outputs(document, emotion["inputs"], emotion["step"])
+    assert float(np.abs(reference - emotion["outputs"]).max()) <= stream.OUTPUT_TOLERANCE
 
 
 def test_demo_corpora_as_a_host_plays_them(player_builds, runtime_models, tmp_path):

@@ -45,6 +45,11 @@ class PlayerError(RuntimeError):
     """The player could not be built or failed."""
 
 
+def cache_root() -> Path:
+    """Where builds are cached by their hash: ``$KEL_RUNTIME_CACHE`` or ``~/.cache/kel-runtime``."""
+    return Path(os.environ.get("KEL_RUNTIME_CACHE") or Path.home() / ".cache" / "kel-runtime")
+
+
 def build_player(build_dir: Path, rtneural: Path, build: str = "release", cxx: str | None = None,
                  driver: str = PLAYER) -> Path:
     """Compile the stream player (also the misbehaving host: ``--bad-host``, drivers/bad_host.h) against the runtime,
@@ -144,9 +149,10 @@ class Stream:
 
 
 def write_stream(song, path: Path, models: list[Path], rate: float, block: int, mode: str = "sync",
-                 record: int | None = None) -> Stream:
+                 record: int | None = None, audio: np.ndarray | None = None) -> Stream:
     """The song as a host plays it (notes on the contracts' grid, at the sample their time falls on), the
-    conditioning training derived (key, mood proxy, melody track), and training's features for comparison."""
+    conditioning training derived (key, mood proxy, melody track), and training's features for comparison.
+    ``audio``: [frames, channels] float32 at ``rate`` delivered with the blocks (silence after its end)."""
     from kel_midi_features.features import emotion_proxy, estimate_key, melody_part
     from kel_midi_features.native import python_features
     from kel_midi_features.song import TooShort
@@ -184,7 +190,12 @@ def write_stream(song, path: Path, models: list[Path], rate: float, block: int, 
         text.append(f"{_hex(start)} {numerator} {denominator} {int(first)}")
     text.append(f"events {len(rows)}")
     text += [f"{s} {k} {c} {n} {v}" for s, _, k, c, n, v in rows]
-    text += [f"end {end}", "audio 0 -"]
+    if audio is None:
+        text += [f"end {end}", "audio 0 -"]
+    else:
+        raw = Path(path).with_suffix(".f32")
+        np.ascontiguousarray(audio, dtype=np.float32).tofile(raw)
+        text += [f"end {end}", f"audio {audio.shape[1]} {raw}"]
     Path(path).write_text("\n".join(text) + "\n", encoding="ascii")
     return Stream(Path(path), {"key": (tonic, major), "mood": (valence, arousal),
                                "melody_track": None if melody is None else melody.name}, expected)
