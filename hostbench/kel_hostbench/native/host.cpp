@@ -508,7 +508,10 @@ static int pipeline(int argc, char** argv) {
     // self-test of the allocation counter: KEL_HOSTBENCH_ALLOCATE_IN_CALLBACK=1 allocates in every callback
     const bool allocateInCallback = std::getenv("KEL_HOSTBENCH_ALLOCATE_IN_CALLBACK") != nullptr;
     const long long blocks = (totalFrames + block - 1) / block;
-    std::vector<double> callbackUs, blockStart(static_cast<size_t>(blocks + 2), 0.0);
+    // after the song the host keeps calling with the transport stopped: the runtime completes the song's last steps
+    // (notes that end at the stop, the bar in progress) and the callback sees them
+    const long long tailBlocks = static_cast<long long>(std::ceil(0.25 * rate / block));
+    std::vector<double> callbackUs, blockStart(static_cast<size_t>(blocks + tailBlocks + 2), 0.0);
     callbackUs.reserve(static_cast<size_t>(blocks));
     std::vector<double> latencyUs[kModels];
     for (auto& samples : latencyUs)
@@ -530,33 +533,34 @@ static int pipeline(int argc, char** argv) {
         size_t next = 0;
         const double period = block / rate;
         const auto start = Clock::now();
-        for (long long b = 0; b < blocks; ++b) {
+        for (long long b = 0; b < blocks + tailBlocks; ++b) {
+            const bool playing = b < blocks;
             const auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(b * period));
             std::this_thread::sleep_until(due);
             const auto begin = Clock::now();
             blockStart[static_cast<size_t>(b)] = nowSeconds();
             // -- the callback
             const long long first = b * block;
-            const int frames = static_cast<int>(std::min<long long>(block, totalFrames - first));
-            for (int c = 0; c < channels; ++c)
+            const int frames = playing ? static_cast<int>(std::min<long long>(block, totalFrames - first)) : block;
+            for (int c = 0; c < channels && playing; ++c)
                 for (int i = 0; i < frames; ++i)
                     planar[static_cast<size_t>(c)][static_cast<size_t>(i)]
                         = audio[static_cast<size_t>((first + i) * channels + c)];
             blockEvents.clear();
-            for (; next < events.size() && events[next].sample < first + frames; ++next) {
+            for (; playing && next < events.size() && events[next].sample < first + frames; ++next) {
                 kel::MidiEvent e = events[next].event;
                 e.sampleOffset = static_cast<int>(events[next].sample - first);
                 blockEvents.push_back(e);
             }
             kel::Transport transport;
-            transport.playing = true;
+            transport.playing = playing;
             transport.qpm = qpm;
             transport.numerator = numerator;
             transport.denominator = denominator;
             transport.ppq = static_cast<double>(first) / rate * qpm / 60.0;
             transport.barIndex = static_cast<std::int64_t>(std::floor(transport.ppq / barBeats));
             transport.barStartPpq = static_cast<double>(transport.barIndex) * barBeats;
-            runtime->process(channelPointers.data(), channels, frames, blockEvents.data(),
+            runtime->process(playing ? channelPointers.data() : nullptr, playing ? channels : 0, frames, blockEvents.data(),
                              static_cast<int>(blockEvents.size()), transport);
             // the newest results, never waiting
             for (int m = 0; m < kModels; ++m) {
