@@ -512,7 +512,7 @@ static int pipeline(int argc, char** argv) {
     // (notes that end at the stop, the bar in progress) and the callback sees them
     const long long tailBlocks = static_cast<long long>(std::ceil(0.25 * rate / block));
     std::vector<double> callbackUs, blockStart(static_cast<size_t>(blocks + tailBlocks + 2), 0.0);
-    callbackUs.reserve(static_cast<size_t>(blocks));
+    callbackUs.reserve(static_cast<size_t>(blocks + tailBlocks));
     std::vector<double> latencyUs[kModels];
     for (auto& samples : latencyUs)
         samples.reserve(1 << 16);

@@ -326,6 +326,7 @@ public:
     static constexpr int kMaxGroup = 128;                ///< notes of one onset group computed together
     static constexpr int kSameNoteDepth = 4;             ///< overlapping notes of one channel and pitch
     static constexpr double kRelocationBeats = 1.0;      ///< a play-head jump further than this starts a new song
+    static constexpr int kMaxEventsPerBlock = 8192;      ///< MIDI events of one block (more are dropped, counted)
 
     Runtime() = default;
     Runtime(const Runtime&) = delete;
@@ -365,6 +366,8 @@ public:
         if (!dynamics_)
             dynamics_ = std::make_unique<DynamicsFeatures>();
         queue_.init(options.queueCapacity < 1 ? 1 : options.queueCapacity);
+        held_.clear();
+        held_.reserve(kMaxEventsPerBlock);
         records_.assign(static_cast<std::size_t>(options.recordCapacity > 0 ? options.recordCapacity : 0), StepRecord{});
         recorded_.store(0);
         for (auto& buffer : published_)
@@ -424,8 +427,10 @@ public:
             rate = transport.sampleRate;
         }
         if (!transport.playing) {
-            if (playing_)
+            if (playing_) {
+                takeHeldBlock(nullptr);
                 endSong();
+            }
             playing_ = false;
             counters_.eventsWhileStopped.fetch_add(numEvents > 0 ? numEvents : 0, std::memory_order_relaxed);
             analyseAudio(channels, numChannels, numFrames, rateChanged);
@@ -433,35 +438,19 @@ public:
         }
         if (playing_ && !(std::fabs(transport.ppq - expectedPpq_) <= kRelocationBeats)) {
             counters_.relocations.fetch_add(1, std::memory_order_relaxed);
+            takeHeldBlock(nullptr);
             endSong();
             playing_ = false;
         }
+        if (playing_)
+            takeHeldBlock(&transport);   // the previous block's events, its tempo change found from this play head
         acceptTransport(transport);
         if (!playing_)
             startSong(transport);
         playing_ = true;
         const std::int64_t blockTick = timing::ticksFromPpq(transport.ppq);
         advance(blockTick > now_ ? blockTick : now_);
-        int lastOffset = 0;
-        for (int i = 0; i < numEvents; ++i) {
-            MidiEvent e = events[i];
-            const int last = numFrames > 0 ? numFrames - 1 : 0;
-            if (e.sampleOffset < 0 || e.sampleOffset > last) {
-                counters_.eventsOutsideBlock.fetch_add(1, std::memory_order_relaxed);
-                e.sampleOffset = e.sampleOffset < 0 ? 0 : last;
-            }
-            if (e.sampleOffset < lastOffset) {
-                counters_.eventsOutOfOrder.fetch_add(1, std::memory_order_relaxed);
-                e.sampleOffset = lastOffset;
-            }
-            lastOffset = e.sampleOffset;
-            const double ppq = timing::ppqAtOffset(transport.ppq, e.sampleOffset, qpm_, rate);
-            std::int64_t tick = timing::ticksFromPpq(ppq);
-            tick = tick > now_ ? tick : now_;
-            advance(tick);
-            handle(e, tick);
-            advance(tick);
-        }
+        holdBlock(events, numEvents, numFrames, transport.ppq, rate);
         expectedPpq_ = timing::ppqAtOffset(transport.ppq, numFrames, qpm_, rate);
         analyseAudio(channels, numChannels, numFrames, rateChanged);
     }
@@ -469,8 +458,10 @@ public:
     /// Offline or tests: ends the song now (as a transport stop does) and, in Mode::Threaded, waits until the
     /// inference thread has run every step handed to it. Not on the audio thread.
     void finish() {
-        if (playing_)
+        if (playing_) {
+            takeHeldBlock(nullptr);
             endSong();
+        }
         playing_ = false;
         waitIdle();
     }
@@ -639,6 +630,59 @@ private:
         }
     }
 
+    /// Keeps the block's MIDI (offsets checked) until the next play head tells whether the tempo changed inside it.
+    void holdBlock(const MidiEvent* events, int numEvents, int numFrames, double ppq, double rate) noexcept {
+        held_.clear();
+        int lastOffset = 0;
+        const int last = numFrames > 0 ? numFrames - 1 : 0;
+        for (int i = 0; i < numEvents; ++i) {
+            MidiEvent e = events[i];
+            if (e.sampleOffset < 0 || e.sampleOffset > last) {
+                counters_.eventsOutsideBlock.fetch_add(1, std::memory_order_relaxed);
+                e.sampleOffset = e.sampleOffset < 0 ? 0 : last;
+            }
+            if (e.sampleOffset < lastOffset) {
+                counters_.eventsOutOfOrder.fetch_add(1, std::memory_order_relaxed);
+                e.sampleOffset = lastOffset;
+            }
+            lastOffset = e.sampleOffset;
+            if (static_cast<int>(held_.size()) == kMaxEventsPerBlock) {
+                counters_.notesDropped.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            held_.push_back(e);   // capacity reserved at prepare: no allocation
+        }
+        heldBlock_.ppq = ppq;
+        heldBlock_.qpm = qpm_;
+        heldBlock_.sampleRate = rate;
+        heldFrames_ = numFrames;
+    }
+
+    /// The held block's events at their times (docs/CONTRACTS.md "Timing": a tempo change inside a block is found
+    /// from the next block's play head, kel::timing::tempoChangeOffset, which equals training's exact tempo map);
+    /// without a next play head (the transport stopped or jumped) the block's own tempo holds for all of it.
+    void takeHeldBlock(const Transport* next) noexcept {
+        timing::ResolvedBlock block = heldBlock_;
+        block.change = static_cast<double>(heldFrames_);
+        block.nextQpm = block.qpm;
+        if (next != nullptr && std::isfinite(next->qpm) && next->qpm > 0.0 && next->qpm < kMaxQpm
+            && std::isfinite(next->ppq)) {
+            block.nextQpm = next->qpm;
+            block.change = timing::tempoChangeOffset(block.ppq, block.qpm, heldFrames_, next->ppq, next->qpm,
+                                                     block.sampleRate);
+        }
+        for (const MidiEvent& e : held_) {
+            const double offset = static_cast<double>(e.sampleOffset);
+            std::int64_t tick = timing::ticksFromPpq(block.ppqAt(offset));
+            tick = tick > now_ ? tick : now_;
+            eventQpm_ = block.qpmAt(offset);
+            advance(tick);
+            handle(e, tick);
+            advance(tick);
+        }
+        held_.clear();
+    }
+
     /// EmotionRecognizer: the block's audio into the features, each complete vector to a step (at another rate
     /// than prepared the vectors would be wrong: the block is skipped and counted).
     void analyseAudio(const float* const* channels, int numChannels, int numFrames, bool rateChanged) noexcept {
@@ -697,6 +741,7 @@ private:
 
     void startSong(const Transport& t) noexcept {
         resetSong();
+        held_.clear();
         if (emotion_)
             emotion_->reset();
         Job job;
@@ -829,7 +874,7 @@ private:
         note.velocity = velocity;
         note.on = tick;
         note.context.bar = barAt(beats);
-        note.context.qpm = qpm_;
+        note.context.qpm = eventQpm_;
         note.context.pedalDown = pedalDown_;
         openKey_ = key;
         return pendingTail_++;
@@ -910,7 +955,7 @@ private:
         note.velocity = velocity;
         note.on = tick;
         note.context.bar = barAt(beats);
-        note.context.qpm = qpm_;
+        note.context.qpm = eventQpm_;
         return melodyTail_++;
     }
 
@@ -1194,6 +1239,10 @@ private:
 
     // the song's clock (audio thread)
     double qpm_ = contracts::timing::kDefaultQpm;
+    double eventQpm_ = contracts::timing::kDefaultQpm;   // the tempo at the event being handled
+    std::vector<MidiEvent> held_;                          // the previous block's MIDI (capacity kMaxEventsPerBlock)
+    timing::ResolvedBlock heldBlock_{};
+    int heldFrames_ = 0;
     BarContext bar_{};
     std::int64_t now_ = 0;
     double expectedPpq_ = 0.0;
