@@ -671,6 +671,13 @@ private:
             block.change = timing::tempoChangeOffset(block.ppq, block.qpm, heldFrames_, next->ppq, next->qpm,
                                                      block.sampleRate);
         }
+        nextBarKnown_ = false;
+        if (next != nullptr && validBar(*next) && next->barStartPpq > block.ppq) {
+            nextBar_.startBeats = next->barStartPpq;
+            nextBar_.lengthBeats = next->numerator * 4.0 / next->denominator;
+            nextBar_.index = next->barIndex;
+            nextBarKnown_ = true;
+        }
         for (const MidiEvent& e : held_) {
             const double offset = static_cast<double>(e.sampleOffset);
             std::int64_t tick = timing::ticksFromPpq(block.ppqAt(offset));
@@ -681,6 +688,7 @@ private:
             advance(tick);
         }
         held_.clear();
+        nextBarKnown_ = false;
     }
 
     /// EmotionRecognizer: the block's audio into the features, each complete vector to a step (at another rate
@@ -701,9 +709,7 @@ private:
             qpm_ = t.qpm;
         else
             counters_.invalidTempo.fetch_add(1, std::memory_order_relaxed);
-        const bool powerOfTwo = t.denominator > 0 && (t.denominator & (t.denominator - 1)) == 0;
-        const bool barOk = std::isfinite(t.barStartPpq) && t.barStartPpq <= t.ppq + 1e-9;
-        if (t.numerator > 0 && t.numerator <= 64 && powerOfTwo && t.denominator <= 64 && barOk) {
+        if (validBar(t)) {
             bar_.lengthBeats = t.numerator * 4.0 / t.denominator;
             bar_.startBeats = t.barStartPpq;
             bar_.index = t.barIndex;
@@ -712,8 +718,16 @@ private:
         }
     }
 
+    static bool validBar(const Transport& t) noexcept {
+        const bool powerOfTwo = t.denominator > 0 && (t.denominator & (t.denominator - 1)) == 0;
+        const bool barOk = std::isfinite(t.barStartPpq) && t.barStartPpq <= t.ppq + 1e-9;
+        return t.numerator > 0 && t.numerator <= 64 && powerOfTwo && t.denominator <= 64 && barOk;
+    }
+
     /// The bar at `beats` from the host's bar at the block start (bars of its length follow it).
     BarContext barAt(double beats) const noexcept {
+        if (nextBarKnown_ && beats >= nextBar_.startBeats)   // a bar (new time signature) began inside the block
+            return timing::barContaining(beats, nextBar_.startBeats, nextBar_.lengthBeats, nextBar_.index);
         return timing::barContaining(beats, bar_.startBeats, bar_.lengthBeats, bar_.index);
     }
 
@@ -1243,6 +1257,8 @@ private:
     std::vector<MidiEvent> held_;                          // the previous block's MIDI (capacity kMaxEventsPerBlock)
     timing::ResolvedBlock heldBlock_{};
     int heldFrames_ = 0;
+    BarContext nextBar_{};                                 // the next play head's bar, while its block is timed
+    bool nextBarKnown_ = false;
     BarContext bar_{};
     std::int64_t now_ = 0;
     double expectedPpq_ = 0.0;
