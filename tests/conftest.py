@@ -25,6 +25,22 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 KELCORE_BIN = Path(sys.executable).with_name("kelcore")
 
+
+def rtneural_dir() -> Path | None:
+    """The RTNeural checkout every native test builds against: $RTNEURAL_DIR when set, else the pinned snapshot in
+    ../shared/vendor/RTNeural (with its Eigen and json copies; read-only there: builds go to pytest's temporary
+    folders or the build helpers' caches, never next to it). None when neither exists."""
+    configured = os.environ.get("RTNEURAL_DIR")
+    if configured:
+        return Path(configured)
+    vendored = SHARED / "vendor" / "RTNeural"
+    return vendored if (vendored / "RTNeural" / "RTNeural.h").is_file() else None
+
+
+RTNEURAL_DIR = rtneural_dir()
+NO_RTNEURAL = "no RTNeural: set RTNEURAL_DIR to a checkout, or provide ../shared/vendor/RTNeural"
+needs_rtneural = pytest.mark.skipif(RTNEURAL_DIR is None, reason=NO_RTNEURAL)
+
 # distribution name -> (entry point name, module)
 TEST_DISTRIBUTIONS = {
     "kel-test-plugin": ("toy", "kel_test_plugin"),

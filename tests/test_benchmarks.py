@@ -20,7 +20,8 @@ EXPECTED = {
 
 
 # benchmarks whose --quick mode a test of their own runs with its arguments (and checks its figures)
-DEDICATED = {"lakh_scale.py": "test_lakh_scale.py", "harmony_agreement.py": "test_datasets_music21corpus.py"}
+DEDICATED = {"lakh_scale.py": "test_lakh_scale.py", "harmony_agreement.py": "test_datasets_music21corpus.py",
+             "tempo_per_block.py": "test_native_midi.py"}
 
 
 def test_every_benchmark_has_an_expectation():

@@ -58,7 +58,7 @@ def test_kick_drift_is_gone_everywhere():
     assert DRUM_GROUPS["kick"] == (35, 36) and drum_group_of(35) == drum_group_of(36) == 0
     assert "kick 35, 36" in render_markdown()
     assert "inline constexpr int kDrumGroupsKick[2] = {35, 36};" in render_cpp()
-    assert CONTRACTS["GroovePredictor"].version == "2.0.0"
+    assert int(CONTRACTS["GroovePredictor"].version.split(".")[0]) >= 2     # 2.0.0 made note 35 a kick
 
 
 class WrongWidth(IndexedDataset):
@@ -176,7 +176,8 @@ def test_cpp_refuses_a_model_trained_on_another_contract_version(normaliser_driv
     run = subprocess.run([str(normaliser_driver), str(old), "GroovePredictor", "64"], capture_output=True, text=True,
                          input="")
     assert run.returncode == 3
-    assert "trained on feature contract 1.0.0, these headers compute 2.0.0" in run.stdout
+    current = CONTRACTS["GroovePredictor"].version
+    assert f"trained on feature contract 1.0.0, these headers compute {current}" in run.stdout
     wrong_size = subprocess.run([str(normaliser_driver), str(path), "GroovePredictor", "32"], capture_output=True,
                                 text=True, input="")
     assert wrong_size.returncode == 4 and "64 means and 64 stds; the model takes 32 inputs" in wrong_size.stdout

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import re
@@ -267,10 +266,11 @@ def test_the_plugin_folder_example_builds_and_runs_from_the_exported_folder_alon
     assert run.returncode == 0, run.stderr
     assert "loaded 5 models (RTNeural: no, features only)" in run.stdout
     assert run.stdout.count("emotion (normalised) features:") == 4        # 2.2 s of audio: a vector per 0.5 s
-    rtneural = os.environ.get("RTNEURAL_DIR")
-    if not rtneural:
-        pytest.skip("RTNEURAL_DIR is not set: the example ran without RTNeural (features only)")
-    root = Path(rtneural)
+    from conftest import NO_RTNEURAL, RTNEURAL_DIR
+
+    if RTNEURAL_DIR is None:
+        pytest.skip(f"{NO_RTNEURAL}: the example ran without RTNeural (features only)")
+    root = RTNEURAL_DIR
     build = build_example(out, f"-I{root}", f"-I{root / 'modules' / 'Eigen'}", "-DRTNEURAL_USE_EIGEN=1",
                           "-DRTNEURAL_DEFAULT_ALIGNMENT=16", "-DEIGEN_STACK_ALLOCATION_LIMIT=0", "-w")
     assert build.returncode == 0, build.stderr

@@ -1,5 +1,6 @@
 """kel-hostbench: `hostbench run` on the five untrained exports with the Python engines (CI), its failures (a
-tampered file, a budget exceeded), `hostbench summary` on a run, and the native host when RTNEURAL_DIR is set."""
+tampered file, a budget exceeded), `hostbench summary` on a run, and the native host against RTNeural
+($RTNEURAL_DIR, else ../shared/vendor/RTNeural: conftest.rtneural_dir)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-RTNEURAL_DIR = os.environ.get("RTNEURAL_DIR")
+from conftest import RTNEURAL_DIR, needs_rtneural
+
 HOSTBENCH = Path(sys.executable).with_name("hostbench")
 KELCORE = Path(sys.executable).with_name("kelcore")
 MODELS = ["EmotionRecognizer", "MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor"]
@@ -172,14 +174,14 @@ def test_summary_of_a_run_prints_one_row_per_model(models, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------------ native
-native = pytest.mark.skipif(not RTNEURAL_DIR, reason="RTNEURAL_DIR is not set (point it at an RTNeural checkout)")
+native = needs_rtneural
 
 
 @native
 def test_native_host_built_verified_and_run_in_real_time(models, tmp_path):
     out = tmp_path / "report"
     result = hostbench("run", models, "--out", out, *FAST, "--engines", "native", "--budget-ms", "1000",
-                       env={"RTNEURAL_DIR": RTNEURAL_DIR})
+                       env={"RTNEURAL_DIR": str(RTNEURAL_DIR)})
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((out / "report.json").read_text())
     rows = [row for row in report["engines"] if row["kind"] == "native"]
@@ -209,7 +211,7 @@ def test_native_host_built_verified_and_run_in_real_time(models, tmp_path):
 def test_native_counts_an_allocation_in_the_callback_and_fails(models, tmp_path):
     out = tmp_path / "report"
     result = hostbench("run", models, "--out", out, *FAST, "--engines", "native", "--budget-ms", "1000",
-                       env={"RTNEURAL_DIR": RTNEURAL_DIR, "KEL_HOSTBENCH_ALLOCATE_IN_CALLBACK": "1"})
+                       env={"RTNEURAL_DIR": str(RTNEURAL_DIR), "KEL_HOSTBENCH_ALLOCATE_IN_CALLBACK": "1"})
     assert result.returncode == 1
     report = json.loads((out / "report.json").read_text())
     assert all(run["audio_thread_allocations"] >= run["blocks"] for run in report["native_pipeline"]["runs"])
@@ -228,7 +230,7 @@ def test_native_without_kelmodels_h_says_so_and_a_tampered_file_fails(models, tm
     path.write_text(json.dumps(document))
     out = tmp_path / "report"
     result = hostbench("run", folder, "--out", out, *FAST, "--engines", "native", "--budget-ms", "1000",
-                       env={"RTNEURAL_DIR": RTNEURAL_DIR})
+                       env={"RTNEURAL_DIR": str(RTNEURAL_DIR)})
     assert result.returncode == 1
     report = json.loads((out / "report.json").read_text())
     rows = {row["engine"]: row for row in report["engines"]}

@@ -18,6 +18,7 @@ from kel_contracts import emotion as C, native_dir
 
 from kel_audio_features import EmotionAudioDataset, dsp, features_at_host_rate, log_mel, pool, resample
 from kel_audio_features import native
+from conftest import RTNEURAL_DIR, needs_rtneural
 
 COMPILER = native.find_compiler()
 needs_cxx = pytest.mark.skipif(COMPILER is None, reason="no C++ compiler (g++ or $CXX) is installed")
@@ -171,7 +172,6 @@ def test_driver_build_is_cached_by_source_hash(driver, tmp_path):
 # --------------------------------------------------------------------------- #
 # The plugin's whole EmotionRecognizer path: C++ features -> Normaliser -> RTNeural -> decodeEmotion
 # --------------------------------------------------------------------------- #
-RTNEURAL_DIR = os.environ.get("RTNEURAL_DIR")
 EMOTION_HOST = r"""
 #include <RTNeural/RTNeural.h>
 #include "KelAudioFeatures.h"
@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
 """
 
 
-@pytest.mark.skipif(not RTNEURAL_DIR, reason="RTNEURAL_DIR is not set (point it at an RTNeural checkout)")
+@needs_rtneural
 @needs_cxx
 def test_plugin_emotion_path_matches_pytorch(demo_mono, tmp_path):
     """Python features -> standardisation -> PyTorch -> decoding, against the C++ path a plugin runs, at 48 kHz."""
@@ -268,7 +268,7 @@ def test_plugin_emotion_path_matches_pytorch(demo_mono, tmp_path):
 
     binary = tmp_path / "emotion_host"
     (tmp_path / "emotion_host.cpp").write_text(EMOTION_HOST)
-    build = subprocess.run([COMPILER, *compile_flags(Path(RTNEURAL_DIR), native_dir()), "-ffp-contract=off",
+    build = subprocess.run([COMPILER, *compile_flags(RTNEURAL_DIR, native_dir()), "-ffp-contract=off",
                             str(tmp_path / "emotion_host.cpp"), "-o", str(binary)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-4000:]
     native.write_pcm(tmp_path / "song.pcm", samples, rate)
@@ -280,3 +280,86 @@ def test_plugin_emotion_path_matches_pytorch(demo_mono, tmp_path):
     print(f"valence {np.abs(rows[:, 1] - valence).max():.3g}, arousal {np.abs(rows[:, 2] - arousal).max():.3g}")
     assert np.abs(rows[:, 1] - valence).max() < 1e-4 and np.abs(rows[:, 2] - arousal).max() < 1e-4
     assert np.ptp(valence) > 0 or np.ptp(arousal) > 0
+
+
+# --------------------------------------------------------------------------- #
+# popFeatures from a second thread: a lock-free SPSC FIFO, clean under ThreadSanitizer
+# --------------------------------------------------------------------------- #
+TWO_THREADS = r"""
+#include "KelAudioFeatures.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+int main() {
+    const int rate = 48000, block = 480, seconds = 12;
+    std::vector<float> left(static_cast<std::size_t>(rate * seconds)), right(left.size());
+    for (std::size_t i = 0; i < left.size(); ++i) {
+        left[i] = static_cast<float>(0.5 * std::sin(0.031 * static_cast<double>(i)) * std::sin(1e-4 * i));
+        right[i] = static_cast<float>(0.3 * std::sin(0.017 * static_cast<double>(i)));
+    }
+    auto reference = [&](std::vector<float>& out) {   // one thread: process, then pop everything
+        kel::EmotionFeatures features;
+        features.prepare(rate, block);
+        float v[kel::EmotionFeatures::kSize];
+        for (std::size_t at = 0; at < left.size(); at += block) {
+            const float* channels[2] = {left.data() + at, right.data() + at};
+            features.process(channels, 2, block);
+            while (features.popFeatures(v))
+                out.insert(out.end(), v, v + kel::EmotionFeatures::kSize);
+        }
+    };
+    std::vector<float> expected, got;
+    reference(expected);
+    kel::EmotionFeatures features;
+    features.prepare(rate, block);
+    std::atomic<bool> done{false};
+    std::thread consumer([&] {                         // the inference thread pops while the audio thread runs
+        float v[kel::EmotionFeatures::kSize];
+        double time = 0.0;
+        for (;;) {
+            const bool last = done.load(std::memory_order_acquire);
+            while (features.popFeatures(v, &time))
+                got.insert(got.end(), v, v + kel::EmotionFeatures::kSize);
+            if (last)
+                break;
+            std::this_thread::yield();
+        }
+    });
+    for (std::size_t at = 0; at < left.size(); at += block) {
+        const float* channels[2] = {left.data() + at, right.data() + at};
+        features.process(channels, 2, block);
+    }
+    done.store(true, std::memory_order_release);
+    consumer.join();
+    const long long dropped = features.droppedVectors();
+    const std::size_t size = kel::EmotionFeatures::kSize;
+    bool same = got.size() + static_cast<std::size_t>(dropped) * size == expected.size();
+    for (std::size_t i = 0; same && i < got.size(); ++i)
+        same = got[i] == expected[i];
+    std::printf("vectors %zu popped %zu dropped %lld same %d\n", expected.size() / size, got.size() / size, dropped,
+                same ? 1 : 0);
+    return same ? 0 : 1;
+}
+"""
+
+
+@needs_cxx
+def test_pop_features_on_another_thread_is_race_free_under_thread_sanitizer(tmp_path):
+    """The FIFO between process() (audio thread) and popFeatures() (inference thread): TSan reports no race and
+    the popped vectors are the single-threaded ones, in order."""
+    (tmp_path / "two_threads.cpp").write_text(TWO_THREADS)
+    build = subprocess.run([COMPILER, "-std=c++17", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fsanitize=thread",
+                            "-pthread", f"-I{native_dir()}", str(tmp_path / "two_threads.cpp"), "-o",
+                            str(tmp_path / "two_threads")], capture_output=True, text=True)
+    if build.returncode != 0 and "tsan" in build.stderr.lower():
+        pytest.skip(f"ThreadSanitizer's runtime is not installed: {build.stderr.strip()[-200:]}")
+    assert build.returncode == 0, build.stderr[-4000:]
+    run = subprocess.run([str(tmp_path / "two_threads")], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TSAN_OPTIONS": "halt_on_error=1 exitcode=66"})
+    assert "ThreadSanitizer" not in run.stderr, run.stderr[-4000:]
+    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
+    assert "vectors 23 " in run.stdout and "same 1" in run.stdout, run.stdout   # 12 s: t = 0.5 .. 11.5

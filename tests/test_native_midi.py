@@ -1,6 +1,8 @@
-"""The MIDI feature contracts (v2.0.0) in C++ (kel_contracts/native/KelMidiFeatures.h, through
-native/drivers/midi_driver.cpp) against the Python training features, element by element, with no heap allocation
-while streaming; and focused tests of the v2 Python features (tempo map, bar map, causal dynamics, kick 35)."""
+"""The MIDI feature contracts in C++ (kel_contracts/native/KelMidiFeatures.h, through native/drivers/midi_driver.cpp)
+against the Python training features, element by element, with no heap allocation while streaming; focused tests
+of the Python features (tempo map, bar map, causal dynamics, kick 35); and the one definition of time (training's
+times are the grid ticks a plugin computes from its host's ppq; kel::timing equals kel_contracts.timing; tempo per
+block against the file's tempo map, benchmarks/tempo_per_block.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -301,3 +303,160 @@ def test_changed_contract_misses_the_feature_cache(tmp_path, monkeypatch):
     monkeypatch.setitem(kel_contracts.CONTRACTS, "MelodyTransformer", bumped)
     dataset.prepare(RunContext(run_dir=tmp_path / "b", seed=0, job="test"))
     assert len([p for p in (tmp_path / "cache").iterdir() if p.is_dir()]) == 2
+
+
+# ----------------------------------------------------------------------------- one definition of time
+def _grid_ticks(file_ticks: list[int], resolution: int) -> list[int]:
+    """The contract's time arithmetic written out independently: ppq = file tick / resolution (a double),
+    grid tick = round-half-even(ppq x 960)."""
+    return [round(t / resolution * 960) for t in file_ticks]
+
+
+def _odd_resolution_song(path: Path) -> Path:
+    """ticks_per_beat 384 (960 / 384 = 2.5: odd file ticks fall on half grid ticks) and notes at odd ticks."""
+    midi = mido.MidiFile(ticks_per_beat=384)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    for i in range(40):
+        track.append(mido.Message("note_on", note=60 + i % 12, velocity=80, time=1 + 2 * (i % 3)))
+        track.append(mido.Message("note_off", note=60 + i % 12, velocity=0, time=97 + i))
+    midi.save(path)
+    return path
+
+
+def test_training_times_are_what_a_plugin_computes_from_its_hosts_ppq(tmp_path):
+    import symusic
+
+    paths = [_odd_resolution_song(tmp_path / "odd.mid"), changing_song(tmp_path / "changes.mid")]
+    paths += sorted((REAL / "lakh").rglob("*.mid")) if REAL.is_dir() else []
+    for path in paths:
+        score, song = symusic.Score(str(path), ttype="tick"), load_song(path)
+        for track, part in zip(score.tracks, song.parts):
+            on = _grid_ticks([n.time for n in track.notes], score.ticks_per_quarter)
+            off = _grid_ticks([n.time + n.duration for n in track.notes], score.ticks_per_quarter)
+            expected = sorted(((a / 960, (b - a) / 960, n.pitch) for a, b, n in zip(on, off, track.notes)),
+                              key=lambda e: (e[0], e[2]))
+            assert list(zip(part.onset.tolist(), part.duration.tolist(), part.pitch.tolist())) == expected, path
+        tempo = _grid_ticks([t.time for t in score.tempos if t.mspq > 0], score.ticks_per_quarter)
+        assert set(song.tempo_times.tolist()) <= {t / 960 for t in tempo}, path.name
+    odd = load_song(paths[0])
+    assert odd.parts[0].onset[0] == round(1 / 384 * 960) / 960 == 2 / 960      # 2.5 ticks: half to even
+
+
+TIMING_PROBE = r"""
+#include "KelMidiFeatures.h"
+#include <cstdio>
+#include <cstdlib>
+int main() {
+    char a[7][64];
+    while (std::scanf("%63s %63s %63s %63s %63s %63s %63s", a[0], a[1], a[2], a[3], a[4], a[5], a[6]) == 7) {
+        double v[7];
+        for (int i = 0; i < 7; ++i)
+            v[i] = std::strtod(a[i], nullptr);
+        const double ppq = v[0], offset = v[1], qpm = v[2], rate = v[3], nextPpq = v[5], nextQpm = v[6];
+        const int frames = static_cast<int>(v[4]);
+        const double at = kel::timing::ppqAtOffset(ppq, offset, qpm, rate);
+        const kel::NoteEvent note = kel::noteFromTicks(60, kel::timing::ticksFromPpq(ppq),
+                                                       kel::timing::ticksFromPpq(at), 90);
+        kel::timing::ResolvedBlock block;
+        block.ppq = ppq;
+        block.qpm = qpm;
+        block.change = kel::timing::tempoChangeOffset(ppq, qpm, frames, nextPpq, nextQpm, rate);
+        block.nextQpm = nextQpm;
+        block.sampleRate = rate;
+        std::printf("%lld %a %lld %a %a %a %a %a %a\n", static_cast<long long>(kel::timing::ticksFromPpq(ppq)),
+                    kel::timing::beatsFromTicks(kel::timing::ticksFromPpq(ppq)),
+                    static_cast<long long>(kel::timing::ticksFromPpq(at)), at, note.durationBeats,
+                    kel::timing::qpmFromMicroseconds(qpm * 1000.0), block.change, block.ppqAt(offset),
+                    block.qpmAt(offset));
+    }
+    return 0;
+}
+"""
+
+
+@needs_gxx
+def test_cpp_time_arithmetic_is_trainings_bit_for_bit(tmp_path):
+    """kel::timing (ticksFromPpq, beatsFromTicks, ppqAtOffset, noteFromTicks, qpmFromMicroseconds,
+    tempoChangeOffset, ResolvedBlock) against kel_contracts.timing on half-tick positions, file resolutions, sample
+    offsets, tempi and blocks with one tempo change, which the next block's play head gives back exactly."""
+    from kel_contracts import timing
+
+    native = kel_contracts.native_dir()
+    (tmp_path / "probe.cpp").write_text(TIMING_PROBE)
+    build = subprocess.run(["g++", "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off",
+                            f"-I{native}", str(tmp_path / "probe.cpp"), "-o", str(tmp_path / "probe")],
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    rng = np.random.default_rng(0)
+    n = 4000
+    resolution = rng.choice([96, 192, 384, 480, 960, 1024, 220], n)
+    ppq = np.concatenate([rng.integers(0, 200_000, n // 2) / resolution[: n // 2],        # file positions
+                          (rng.integers(0, 400_000, n // 2) + 0.5) / 960])                 # exact half ticks
+    frames = rng.choice([1, 37, 64, 480, 4096], n).astype(np.float64)
+    offset = np.floor(rng.uniform(0, 1, n) * frames)
+    qpm = rng.uniform(20, 400, n)
+    rate = rng.choice([44100.0, 48000.0, 96000.0], n)
+    changed = rng.random(n) < 0.7                      # a tempo change at sample `true_change` of the block
+    next_qpm = np.where(changed, rng.uniform(20, 400, n), qpm)
+    true_change = np.where(changed, np.floor(rng.uniform(0, 1, n) * frames), frames)
+    next_ppq = ppq + (true_change * qpm + (frames - true_change) * next_qpm) / 60 / rate
+    columns = (ppq, offset, qpm, rate, frames, next_ppq, next_qpm)
+    lines = "\n".join(" ".join(float(c).hex() for c in row) for row in zip(*columns))
+    run = subprocess.run([str(tmp_path / "probe")], input=lines + "\n", capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    rows = [line.split() for line in run.stdout.splitlines()]
+    assert len(rows) == n
+
+    def column(i: int) -> list[float]:
+        return [float.fromhex(r[i]) for r in rows]
+
+    at = timing.ppq_at_offset(ppq, offset, qpm, rate)
+    longest = timing.ticks(timing.MAX_NOTE_BEATS)
+    assert [int(r[0]) for r in rows] == timing.ticks(ppq).tolist()
+    assert column(1) == timing.beats(timing.ticks(ppq)).tolist()
+    assert [int(r[2]) for r in rows] == timing.ticks(at).tolist()
+    assert column(3) == at.tolist()
+    assert column(4) == timing.beats(np.minimum(timing.ticks(at) - timing.ticks(ppq), longest)).tolist()
+    assert column(5) == timing.qpm_of(qpm * 1000.0).tolist()
+    change = timing.tempo_change_offset(ppq, qpm, frames, next_ppq, next_qpm, rate)
+    resolved_ppq, resolved_qpm = timing.ppq_in_resolved_block(ppq, qpm, offset, change, next_qpm, rate)
+    assert column(6) == change.tolist()
+    assert column(7) == resolved_ppq.tolist() and column(8) == resolved_qpm.tolist()
+    recovered = np.mean(change == true_change)
+    assert recovered > 0.99, recovered            # one change per block comes back from the next play head
+    truth = np.where(offset < true_change, at, ppq + (true_change * qpm + (offset - true_change) * next_qpm) / 60
+                     / rate)
+    assert np.mean(timing.ticks(resolved_ppq) == timing.ticks(truth)) > 0.99
+
+
+def test_hand_written_headers_state_no_contract_version_of_their_own():
+    """Versions live in KelContracts.h (generated); a version number typed into a header goes stale."""
+    import re
+
+    native = kel_contracts.native_dir()
+    for header in sorted(native.glob("*.h")):
+        if header.name == "KelContracts.h":
+            continue
+        assert not re.search(r"\b\d+\.\d+\.\d+\b", header.read_text()), header.name
+
+
+@needs_real
+def test_tempo_per_block_measurement_on_the_file_with_the_most_tempo_changes():
+    """benchmarks/tempo_per_block.py --quick: on the real file with 65 tempo changes and on the tempo/metre ramp,
+    every input equals training's with 1-frame blocks and, at every block size, when each block's tempo change is
+    recovered from the next block's play head (kel::timing::ResolvedBlock); the block-start tempo alone drifts."""
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "tempo_per_block.py"
+    done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split() for line in done.stdout.splitlines() if line.split() and line.split()[0].endswith(".mid")]
+    assert {r[0] for r in rows} >= {"ramp_48_tempi_4_metres.mid"} and len({r[0] for r in rows}) == 2
+    assert sorted({int(r[3]) for r in rows}) == [1, 64, 480, 4096] and {r[4] for r in rows} == {"block", "next"}
+    for row in rows:
+        cells = [c for c in row[6:] if "/" in c]
+        if int(row[3]) == 1 or row[4] == "next":      # every input equal to training's
+            assert row[5].startswith("0/") and all(c.startswith("0/") for c in cells), row
+    lakh_4096 = next(r for r in rows if int(r[1]) >= 50 and int(r[3]) == 4096 and r[4] == "block")
+    assert any(not c.startswith("0/") for c in lakh_4096[6:] if "/" in c), lakh_4096   # block tempo alone drifts

@@ -1,11 +1,11 @@
 """RTNeural itself reproduces every export's reference snapshot (dynamic API and compile-time ModelT).
 
-Needs a checkout of jatinchowdhury18/RTNeural at $RTNEURAL_DIR and g++; skipped with the reason otherwise.
+Needs RTNeural ($RTNEURAL_DIR, else ../shared/vendor/RTNeural: conftest.rtneural_dir) and g++; skipped with the
+reason otherwise.
 """
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,10 +15,11 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import RTNEURAL_DIR, needs_rtneural
+
 REPO = Path(__file__).resolve().parents[1]
-RTNEURAL_DIR = os.environ.get("RTNEURAL_DIR")
 pytestmark = [
-    pytest.mark.skipif(not RTNEURAL_DIR, reason="RTNEURAL_DIR is not set (point it at an RTNeural checkout)"),
+    needs_rtneural,
     pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed"),
 ]
 
@@ -33,7 +34,7 @@ def host(tmp_path_factory):
     subprocess.run([str(kelcore), "export", "--untrained", "--seed", "0", "--out", str(out / "models"),
                     "--cpp"], capture_output=True)
     assert (out / "models" / "KelModels.h").exists() and len(list((out / "models").glob("*.json"))) == 5
-    return build_host(Path(RTNEURAL_DIR), out / "models", out / "host"), out
+    return build_host(RTNEURAL_DIR, out / "models", out / "host"), out
 
 
 def verify(binary: Path, *files: Path) -> dict[str, list[str]]:

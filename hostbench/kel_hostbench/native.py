@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kel_contracts import native_dir
+from kel_runtime import native_dir as runtime_dir
 
 HOST_CPP = Path(__file__).resolve().parent / "native" / "host.cpp"
 COMMON = ["-std=c++17", "-DNDEBUG", "-DRTNEURAL_USE_EIGEN=1", "-DEIGEN_STACK_ALLOCATION_LIMIT=0", "-pthread"]
@@ -52,7 +53,8 @@ def compile_flags(rtneural_dir: Path, header_dir: Path, flags: str = "default") 
     """The full g++ flag list of one build (``flags``: a key of FLAG_SETS)."""
     rtneural_dir, header_dir = Path(rtneural_dir), Path(header_dir)
     models = ["-DKEL_HAVE_MODELS"] if (header_dir / "KelModels.h").exists() else []
-    return [*COMMON, *FLAG_SETS[flags], *models, f"-I{header_dir}", f"-I{native_dir()}", f"-I{rtneural_dir}",
+    return [*COMMON, *FLAG_SETS[flags], *models, f"-I{header_dir}", f"-I{native_dir()}", f"-I{runtime_dir()}",
+            f"-I{rtneural_dir}",
             f"-I{rtneural_dir / 'modules' / 'Eigen'}"]
 
 
@@ -94,7 +96,7 @@ def cache_root() -> Path:
 def _build_key(rtneural_dir: Path, header_dir: Path, flags: str) -> str:
     digest = hashlib.sha256()
     digest.update(HOST_CPP.read_bytes())
-    for header in sorted(native_dir().glob("*.h")):
+    for header in sorted([*native_dir().glob("*.h"), *runtime_dir().glob("*.h")]):
         digest.update(header.name.encode() + header.read_bytes())
     models = Path(header_dir) / "KelModels.h"
     digest.update(models.read_bytes() if models.exists() else b"no KelModels.h")

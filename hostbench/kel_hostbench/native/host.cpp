@@ -7,14 +7,15 @@
 // API: dynamic (RTNeural::json_parser::parseJson) or modelt (the compile-time types of KelModels.h).
 //
 // Built by kel_hostbench.native with -DKEL_HAVE_MODELS when the models folder has KelModels.h, with -I to the
-// models folder, RTNeural, its Eigen and kel_contracts' native folder (KelFeatures.h).
+// models folder, RTNeural, its Eigen, kel_contracts' native folder (KelFeatures.h) and kel_runtime's (KelRuntime.h:
+// the pipeline is the plugin's runtime itself).
 #include <RTNeural/RTNeural.h>
 #ifdef KEL_HAVE_MODELS
 #include "KelModels.h"
 #else
 #define KEL_MODELS(X)
 #endif
-#include "KelFeatures.h"
+#include "KelRuntime.h"
 
 #include <algorithm>
 #include <atomic>
@@ -333,77 +334,58 @@ static int bench(int argc, char** argv) {
     return 0;
 }
 
-// ------------------------------------------------------------------ pipeline: audio thread -> queue -> inference
+// ------------------------------------------------------------------ pipeline: the plugin's path through kel::Runtime
+// An audio thread at real-time pace calls kel::Runtime::process() with host-sized blocks (the audio, the song's MIDI
+// events at their sample offsets, the transport); the runtime computes the features, schedules the steps, hands them
+// to its inference thread (lock-free SPSC queue) and publishes the outputs the callback reads without waiting.
 enum ModelId { kEmotion = 0, kMelody, kHarmony, kDynamics, kGroove, kModels };
 static const char* kNames[kModels] = {"EmotionRecognizer", "MelodyTransformer", "HarmonyPredictor", "DynamicsEngine",
                                       "GroovePredictor"};
 
-struct Job {
-    alignas(64) float x[128];   // RTNeural's forward() reads it with aligned loads
-    int model = 0;              // ModelId, or -1: reset every model's state (a new song)
-    double inputTime = 0.0;     // seconds (steady clock) when the audio callback that delivered its input began
+/// The compile-time ModelT types of KelModels.h behind kel::Network (api "modelt").
+static std::unique_ptr<kel::Network> compiledNetwork(kel::Model model, const Json& document) {
+    const std::string name = kel::modelName(model);
+    (void)document;
+#define X(Name)                                                                                      \
+    if (name == #Name)                                                                               \
+        return std::make_unique<kel::CompiledNetwork<kel::models::Name##Model>>(document);
+    KEL_MODELS(X)
+#undef X
+    return nullptr;
+}
+
+/// Every network the runtime loads, with the live heap bytes it holds (weights, state, layer objects) measured.
+static long long gModelBytes[kModels] = {};
+static bool gCompiledApi = false;
+
+static std::unique_ptr<kel::Network> measuredNetwork(kel::Model model, const Json& document) {
+    const long long before = liveHeapBytes();
+    std::unique_ptr<kel::Network> network;
+    if (gCompiledApi) {
+        network = compiledNetwork(model, document);
+    } else {
+        auto dynamic = std::make_unique<kel::DynamicNetwork>(document);
+        if (dynamic->loaded())
+            network = std::move(dynamic);
+    }
+    gModelBytes[static_cast<int>(model)] = liveHeapBytes() - before;
+    return network;
+}
+
+struct StepTimes {   // written by the runtime's inference thread only (the observer), read after it stopped
+    std::vector<double> inferUs[kModels];
 };
 
-/// Bounded lock-free single-producer / single-consumer ring (the audio thread pushes, inference pops).
-template <typename T, int Capacity>
-class SpscQueue {
-public:
-    bool push(const T& item) noexcept {
-        const int head = head_.load(std::memory_order_relaxed);
-        const int next = (head + 1) % Capacity;
-        if (next == tail_.load(std::memory_order_acquire))
-            return false;   // full: the caller counts a drop, never waits
-        items_[head] = item;
-        head_.store(next, std::memory_order_release);
-        return true;
-    }
-    bool pop(T& item) noexcept {
-        const int tail = tail_.load(std::memory_order_relaxed);
-        if (tail == head_.load(std::memory_order_acquire))
-            return false;
-        item = items_[tail];
-        tail_.store((tail + 1) % Capacity, std::memory_order_release);
-        return true;
-    }
+static void observeStep(void* context, kel::Model model, double microseconds, std::int64_t) {
+    alloc::role = 2;   // the runtime's inference thread, after prepare
+    auto& times = static_cast<StepTimes*>(context)->inferUs[static_cast<int>(model)];
+    if (times.size() < times.capacity())
+        times.push_back(microseconds);
+}
 
-private:
-    T items_[Capacity];
-    alignas(64) std::atomic<int> head_{0};
-    alignas(64) std::atomic<int> tail_{0};
-};
-
-struct Result {
-    alignas(64) float out[128];
-    double inputTime = 0.0;
-    long long sequence = 0;
-};
-
-/// Lock-free triple buffer: the writer never waits, the reader takes the newest result without waiting.
-class NewestResult {
-public:
-    Result& back() noexcept { return slots_[back_]; }
-    void publish() noexcept {
-        back_ = middle_.exchange(back_ | kFresh, std::memory_order_acq_rel) & kIndex;
-    }
-    const Result* take() noexcept {   // null when nothing new since the last take
-        if ((middle_.load(std::memory_order_relaxed) & kFresh) == 0)
-            return nullptr;
-        front_ = middle_.exchange(front_, std::memory_order_acq_rel) & kIndex;
-        return &slots_[front_];
-    }
-
-private:
-    static constexpr int kFresh = 4, kIndex = 3;
-    Result slots_[3];
-    int back_ = 0, front_ = 1;
-    std::atomic<int> middle_{2};
-};
-
-struct Note {
-    int pitch;
-    double onset, duration;
-    int velocity;
-    bool melody;
+struct TimedEvent {
+    long long sample;
+    kel::MidiEvent event;
 };
 
 static double nowSeconds() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
@@ -421,39 +403,7 @@ static int pipeline(int argc, char** argv) {
     const int channels = std::atoi(argv[7]);
     const std::string notesPath = argv[8];
 
-    // ---- prepare (may allocate): models, normalisers, features, audio, notes
-    std::unique_ptr<Runner> runners[kModels];
-    kel::Normaliser normalisers[kModels];
-    std::string contractErrors;
-    long long modelBytes[kModels] = {};
-    for (int i = 9; i < argc; ++i) {
-        const std::string text = readText(argv[i]);
-        const Json document = Json::parse(text);
-        const std::string name = document.at("metadata").at("model").get<std::string>();
-        int id = -1;
-        for (int m = 0; m < kModels; ++m)
-            if (name == kNames[m])
-                id = m;
-        if (id < 0)
-            continue;
-        runners[id] = load(document, api);
-        if (!runners[id]) {
-            std::fprintf(stderr, "pipeline: %s has no %s model (KelModels.h missing?)\n", name.c_str(), api.c_str());
-            return 3;
-        }
-        modelBytes[id] = runners[id]->heapBytes;
-        std::string error;
-        if (!normalisers[id].loadFromJson(text, runners[id]->inSize, &error))
-            normalisers[id].setIdentity(runners[id]->inSize);
-        if (!kel::checkContractVersion(text, name.c_str(), &error))
-            contractErrors += (contractErrors.empty() ? "" : "; ") + error;
-    }
-    for (int m = 0; m < kModels; ++m)
-        if (!runners[m]) {
-            std::fprintf(stderr, "pipeline: no file for %s\n", kNames[m]);
-            return 3;
-        }
-
+    // ---- prepare (may allocate): audio, the song's events, the runtime with its models
     std::vector<float> audio;
     {
         std::ifstream stream(audioPath, std::ios::binary);
@@ -466,219 +416,169 @@ static int pipeline(int argc, char** argv) {
     const long long totalFrames = std::min<long long>(static_cast<long long>(audio.size()) / channels,
                                                       static_cast<long long>(seconds * rate));
     double qpm = 120.0, barBeats = 4.0;
-    std::vector<Note> notes;
-    std::vector<Note> drums;
+    std::vector<TimedEvent> events;
     {
         std::ifstream stream(notesPath);
         std::string kind;
+        std::vector<std::array<double, 5>> pending;   // kind-d?, pitch, onset, duration, velocity, melody
+        std::vector<int> channelOf;
         while (stream >> kind) {
             if (kind == "tempo") {
                 stream >> qpm;
             } else if (kind == "bar") {
                 stream >> barBeats;
             } else if (kind == "n" || kind == "d") {
-                Note n{};
-                int melody = 0;
-                stream >> n.pitch >> n.onset >> n.duration >> n.velocity >> melody;
-                n.melody = melody != 0;
-                (kind == "n" ? notes : drums).push_back(n);
+                double pitch = 0, onset = 0, duration = 0, velocity = 0, melody = 0;
+                stream >> pitch >> onset >> duration >> velocity >> melody;
+                pending.push_back({pitch, onset, duration, velocity, melody});
+                channelOf.push_back(kind == "d" ? kel::Runtime::kDrumChannel : (melody != 0.0 ? 0 : 1));
             }
         }
+        const double samplesPerBeat = rate * 60.0 / qpm;
+        for (size_t i = 0; i < pending.size(); ++i) {
+            const auto& n = pending[i];
+            const long long on = std::llround(n[1] * samplesPerBeat);
+            const long long off = std::max(on + 1, static_cast<long long>(std::llround((n[1] + n[2]) * samplesPerBeat)));
+            kel::MidiEvent e;
+            e.channel = channelOf[i];
+            e.number = static_cast<int>(n[0]);
+            e.kind = kel::MidiEvent::NoteOn;
+            e.value = std::max(1, static_cast<int>(n[3]));
+            events.push_back({on, e});
+            e.kind = kel::MidiEvent::NoteOff;
+            e.value = 0;
+            events.push_back({off, e});
+        }
+        std::stable_sort(events.begin(), events.end(), [](const TimedEvent& a, const TimedEvent& b) {
+            return a.sample < b.sample || (a.sample == b.sample && a.event.kind > b.event.kind);   // offs first
+        });
     }
-    std::vector<float> left(static_cast<size_t>(block)), right(static_cast<size_t>(block));
-    std::vector<float*> channelPointers(static_cast<size_t>(std::max(channels, 1)));
-    std::vector<std::vector<float>> planar(static_cast<size_t>(channels), std::vector<float>(static_cast<size_t>(block)));
-    for (int c = 0; c < channels; ++c)
-        channelPointers[static_cast<size_t>(c)] = planar[static_cast<size_t>(c)].data();
+    int numerator = static_cast<int>(barBeats), denominator = 4;
+    while (numerator != barBeats * denominator / 4.0 && denominator < 64) {
+        denominator *= 2;
+        numerator = static_cast<int>(barBeats * denominator / 4.0);
+    }
 
-    auto emotion = std::make_unique<kel::EmotionFeatures>();
-    if (!emotion->prepare(rate, block)) {
-        std::fprintf(stderr, "pipeline: EmotionFeatures cannot prepare %g Hz\n", rate);
+    StepTimes times;
+    for (auto& samples : times.inferUs)
+        samples.reserve(1 << 16);
+    kel::ModelFiles files;
+    for (int i = 9; i < argc; ++i)
+        for (int m = 0; m < kModels; ++m)
+            if (std::string(argv[i]).find(kNames[m]) != std::string::npos)
+                files.paths[static_cast<size_t>(m)] = argv[i];
+    kel::Runtime::Options options;
+    options.mode = kel::Runtime::Mode::Threaded;
+    options.queueCapacity = 256;
+    options.observer = observeStep;
+    options.observerContext = &times;
+    gCompiledApi = api == "modelt";
+#ifndef KEL_HAVE_MODELS
+    if (gCompiledApi) {
+        std::fprintf(stderr, "pipeline: modelt needs KelModels.h\n");
         return 3;
     }
-    auto melody = std::make_unique<kel::MelodyFeatures>();
-    auto harmony = std::make_unique<kel::HarmonyFeatures>();
-    auto dynamics = std::make_unique<kel::DynamicsFeatures>();
-    auto groove = std::make_unique<kel::GrooveFeatures>();
-    auto queue = std::make_unique<SpscQueue<Job, 256>>();
-    auto newest = std::make_unique<NewestResult[]>(kModels);
+#endif
+    options.network = measuredNetwork;
+    options.verifyReference = false;   // hostbench's own replay (verify, bench) gives the verdict on a tampered file
+    long long modelBytes[kModels] = {};
+    const long long liveBeforeModels = liveHeapBytes();
+    auto runtime = std::make_unique<kel::Runtime>();
+    const kel::PrepareStatus status = runtime->prepare(rate, block, files, options);
+    const long long runtimeBytes = liveHeapBytes() - liveBeforeModels;
+    std::string contractErrors;
+    for (const kel::Refusal& refusal : status.refusals)
+        contractErrors += (contractErrors.empty() ? "" : "; ") + refusal.file + ": " + refusal.field + ": " +
+                          refusal.reason;
+    for (int m = 0; m < kModels; ++m)
+        if (!runtime->uses(static_cast<kel::Model>(m))) {
+            std::fprintf(stderr, "pipeline: %s not loaded: %s\n", kNames[m], contractErrors.c_str());
+            return 3;
+        }
+    for (int m = 0; m < kModels; ++m)
+        modelBytes[m] = gModelBytes[m];
+
+    std::vector<std::vector<float>> planar(static_cast<size_t>(channels), std::vector<float>(static_cast<size_t>(block)));
+    std::vector<const float*> channelPointers(static_cast<size_t>(std::max(channels, 1)));
+    for (int c = 0; c < channels; ++c)
+        channelPointers[static_cast<size_t>(c)] = planar[static_cast<size_t>(c)].data();
+    std::vector<kel::MidiEvent> blockEvents;
+    blockEvents.reserve(events.size() + 1);
 
     // self-test of the allocation counter: KEL_HOSTBENCH_ALLOCATE_IN_CALLBACK=1 allocates in every callback
     const bool allocateInCallback = std::getenv("KEL_HOSTBENCH_ALLOCATE_IN_CALLBACK") != nullptr;
     const long long blocks = (totalFrames + block - 1) / block;
-    std::vector<double> callbackUs, lateness;
-    callbackUs.reserve(static_cast<size_t>(blocks));
-    std::vector<double> inferUs[kModels], latencyUs[kModels];
-    for (int m = 0; m < kModels; ++m) {
-        inferUs[m].reserve(1 << 16);
-        latencyUs[m].reserve(1 << 16);
-    }
-    long long results[kModels] = {}, dropped = 0, misses = 0, overruns = 0;
-    std::atomic<bool> done{false};
-    std::atomic<long long> inferenceJobs{0};
+    // after the song the host keeps calling with the transport stopped: the runtime completes the song's last steps
+    // (notes that end at the stop, the bar in progress) and the callback sees them
+    const long long tailBlocks = static_cast<long long>(std::ceil(0.25 * rate / block));
+    std::vector<double> callbackUs, blockStart(static_cast<size_t>(blocks + tailBlocks + 2), 0.0);
+    callbackUs.reserve(static_cast<size_t>(blocks + tailBlocks));
+    std::vector<double> latencyUs[kModels];
+    for (auto& samples : latencyUs)
+        samples.reserve(1 << 16);
+    long long results[kModels] = {}, misses = 0, overruns = 0;
 
     const long long rssBefore = residentBytes();
     const long long liveBefore = liveHeapBytes();
 
-    // ---- inference thread: pops jobs, normalises, runs the model, publishes the newest result
-    std::thread inference([&] {
-        alloc::role = 2;
-        Job job;
-        long long sequence[kModels] = {};
-        for (;;) {
-            if (!queue->pop(job)) {
-                if (!done.load(std::memory_order_acquire)) {
-                    std::this_thread::sleep_for(std::chrono::microseconds(100));   // idle poll
-                    continue;
-                }
-                if (!queue->pop(job))
-                    break;   // the song is over and the queue is drained
-            }
-            if (job.model < 0) {
-                for (auto& runner : runners)
-                    runner->reset();
-                continue;
-            }
-            Runner& runner = *runners[job.model];
-            normalisers[job.model].apply(job.x);
-            const auto start = Clock::now();
-            const float* out = runner.forward(job.x);
-            const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-            if (inferUs[job.model].size() < inferUs[job.model].capacity())
-                inferUs[job.model].push_back(us);
-            Result& slot = newest[job.model].back();
-            std::copy(out, out + runner.outSize, slot.out);
-            slot.inputTime = job.inputTime;
-            slot.sequence = ++sequence[job.model];
-            newest[job.model].publish();
-            inferenceJobs.fetch_add(1, std::memory_order_relaxed);
-        }
-    });
-
     // ---- audio thread: host-sized blocks at real-time pace
     std::thread audioThread([&] {
         alloc::role = 1;
-        const double secondsPerBeat = 60.0 / qpm;
-        size_t nextNote = 0, nextDrum = 0, nextGroup = 0;
-        const kel::NoteEvent* previousMelody = nullptr;
-        kel::NoteEvent previousStorage{};
-        double harmonyBarStart = 0.0;   // harmony: step harmonyStep of the bar [harmonyBarStart, + barBeats)
-        int harmonyStep = 0;
-        float valence = 0.0f, arousal = 0.0f;
-        kel::NoteEvent groupNotes[64];
-        kel::DynamicsContext groupContexts[64];
-        float dynamicsOut[64 * kel::DynamicsFeatures::kSize];
-        alignas(64) float features[128];
-        Job job;
-        // a new song: every state back to its start
-        emotion->reset();
-        melody->reset();
-        harmony->reset();
-        dynamics->reset();
-        groove->reset();
-        job.model = -1;
-        queue->push(job);
-        auto push = [&](int model, const float* x, int size, double inputTime) {
-            job.model = model;
-            job.inputTime = inputTime;
-            std::copy(x, x + size, job.x);
-            if (!queue->push(job))
-                ++dropped;
-        };
-        auto barAt = [&](double beats) {
-            kel::BarContext bar;
-            bar.index = static_cast<std::int64_t>(std::floor(beats / barBeats));
-            bar.startBeats = static_cast<double>(bar.index) * barBeats;
-            bar.lengthBeats = barBeats;
-            return bar;
-        };
+        std::int64_t lastBlockSeen[kModels];
+        for (auto& seen : lastBlockSeen)
+            seen = -1;
+        long long lastStep[kModels];
+        for (auto& step : lastStep)
+            step = -1;
+        size_t next = 0;
         const double period = block / rate;
         const auto start = Clock::now();
-        for (long long b = 0; b < blocks; ++b) {
+        for (long long b = 0; b < blocks + tailBlocks; ++b) {
+            const bool playing = b < blocks;
             const auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(b * period));
             std::this_thread::sleep_until(due);
             const auto begin = Clock::now();
-            const double beginSeconds = nowSeconds();
+            blockStart[static_cast<size_t>(b)] = nowSeconds();
             // -- the callback
             const long long first = b * block;
-            const int frames = static_cast<int>(std::min<long long>(block, totalFrames - first));
-            for (int c = 0; c < channels; ++c)
+            const int frames = playing ? static_cast<int>(std::min<long long>(block, totalFrames - first)) : block;
+            for (int c = 0; c < channels && playing; ++c)
                 for (int i = 0; i < frames; ++i)
                     planar[static_cast<size_t>(c)][static_cast<size_t>(i)]
                         = audio[static_cast<size_t>((first + i) * channels + c)];
-            emotion->process(channelPointers.data(), channels, frames);
-            while (emotion->popFeatures(features))
-                push(kEmotion, features, kel::EmotionFeatures::kSize, beginSeconds);
-            const double endBeats = static_cast<double>(first + frames) / rate / secondsPerBeat;
-            // melody notes (and harmony's note memory) whose onset this block passed
-            for (; nextNote < notes.size() && notes[nextNote].onset < endBeats; ++nextNote) {
-                const Note& n = notes[nextNote];
-                if (!n.melody)
-                    continue;
-                kel::MelodyConditioning conditioning;
-                conditioning.valence = valence;
-                conditioning.arousal = arousal;
-                melody->compute(features, previousMelody, n.onset, barAt(n.onset), qpm, conditioning);
-                push(kMelody, features, kel::MelodyFeatures::kSize, beginSeconds);
-                previousStorage = kel::NoteEvent{n.pitch, n.onset, n.duration, n.velocity};
-                previousMelody = &previousStorage;
-                harmony->addNote(previousStorage);
+            blockEvents.clear();
+            for (; playing && next < events.size() && events[next].sample < first + frames; ++next) {
+                kel::MidiEvent e = events[next].event;
+                e.sampleOffset = static_cast<int>(events[next].sample - first);
+                blockEvents.push_back(e);
             }
-            // harmony: every step (a beat of the bar, contract 3) that ended in this block
-            for (;;) {
-                const double barEnd = harmonyBarStart + barBeats;
-                double stepStart = 0.0, stepEnd = 0.0;
-                kel::HarmonyFeatures::stepBounds(harmonyBarStart, barEnd, harmonyStep, stepStart, stepEnd);
-                if (stepEnd > endBeats)
-                    break;
-                harmony->computeStep(features, stepStart, stepEnd);
-                push(kHarmony, features, kel::HarmonyFeatures::kSize, beginSeconds);
-                if (++harmonyStep == kel::HarmonyFeatures::stepsOfBar(harmonyBarStart, barEnd)) {
-                    harmonyStep = 0;
-                    harmonyBarStart = barEnd;
-                }
-            }
-            // dynamics: onset groups whose last onset this block passed
-            while (nextGroup < notes.size()) {
-                const auto key = kel::DynamicsFeatures::groupKey(notes[nextGroup].onset);
-                size_t end = nextGroup;
-                while (end < notes.size() && kel::DynamicsFeatures::groupKey(notes[end].onset) == key)
-                    ++end;
-                if (notes[end - 1].onset >= endBeats)
-                    break;
-                int count = 0;
-                for (size_t i = nextGroup; i < end && count < 64; ++i, ++count) {
-                    groupNotes[count] = kel::NoteEvent{notes[i].pitch, notes[i].onset, notes[i].duration,
-                                                       notes[i].velocity};
-                    groupContexts[count].bar = barAt(notes[i].onset);
-                    groupContexts[count].qpm = qpm;
-                    groupContexts[count].pedalDown = false;
-                }
-                dynamics->computeGroup(groupNotes, groupContexts, count, dynamicsOut);
-                for (int i = 0; i < count; ++i)
-                    push(kDynamics, dynamicsOut + i * kel::DynamicsFeatures::kSize, kel::DynamicsFeatures::kSize,
-                         beginSeconds);
-                nextGroup = end;
-            }
-            // groove: drum hits this block passed, then every bar no later hit can land in
-            for (; nextDrum < drums.size() && drums[nextDrum].onset < endBeats; ++nextDrum)
-                groove->addHit(drums[nextDrum].pitch, drums[nextDrum].onset, drums[nextDrum].velocity);
-            while (groove->currentBar() <= kel::GrooveFeatures::lastCompleteBar(endBeats)) {
-                groove->takeBar(features);
-                push(kGroove, features, kel::GrooveFeatures::kSize, beginSeconds);
-            }
+            kel::Transport transport;
+            transport.playing = playing;
+            transport.qpm = qpm;
+            transport.numerator = numerator;
+            transport.denominator = denominator;
+            transport.ppq = static_cast<double>(first) / rate * qpm / 60.0;
+            transport.barIndex = static_cast<std::int64_t>(std::floor(transport.ppq / barBeats));
+            transport.barStartPpq = static_cast<double>(transport.barIndex) * barBeats;
+            runtime->process(playing ? channelPointers.data() : nullptr, playing ? channels : 0, frames, blockEvents.data(),
+                             static_cast<int>(blockEvents.size()), transport);
             // the newest results, never waiting
-            for (int m = 0; m < kModels; ++m)
-                if (const Result* r = newest[m].take()) {
-                    results[m] += 1;
-                    if (latencyUs[m].size() < latencyUs[m].capacity())
-                        latencyUs[m].push_back((beginSeconds - r->inputTime) * 1e6);
-                    if (m == kEmotion)
-                        kel::decodeEmotion(r->out, valence, arousal);
+            for (int m = 0; m < kModels; ++m) {
+                const kel::ModelOutput& out = runtime->output(static_cast<kel::Model>(m));
+                if (out.step != lastStep[m] || out.block != lastBlockSeen[m]) {
+                    if (out.step >= 0 && out.block >= 0 && out.block <= b) {
+                        results[m] += out.step > lastStep[m] ? out.step - lastStep[m] : 1;
+                        if (latencyUs[m].size() < latencyUs[m].capacity())
+                            latencyUs[m].push_back((blockStart[static_cast<size_t>(b)]
+                                                    - blockStart[static_cast<size_t>(out.block)]) * 1e6);
+                    }
+                    lastStep[m] = out.step;
+                    lastBlockSeen[m] = out.block;
                 }
+            }
             if (allocateInCallback) {
                 auto* scratch = new std::vector<float>(16);
-                features[0] = (*scratch)[0];
+                planar[0][0] += (*scratch)[0];
                 delete scratch;
             }
             // -- end of the callback
@@ -693,30 +593,31 @@ static int pipeline(int argc, char** argv) {
         alloc::role = 0;
     });
     audioThread.join();
-    done.store(true, std::memory_order_release);
-    inference.join();
+    runtime->finish();
+    runtime->release();
     const long long rssAfter = residentBytes();
     const long long liveAfter = liveHeapBytes();
+    const kel::Counters& counters = runtime->counters();
 
     const double played = static_cast<double>(totalFrames) / rate;
     std::printf("{\"api\": %s, \"rate\": %g, \"block\": %d, \"seconds\": %s, \"deadline_us\": %s, \"blocks\": %lld,\n",
                 jsonString(api).c_str(), rate, block, num(played).c_str(), num(block / rate * 1e6).c_str(),
                 static_cast<long long>(callbackUs.size()));
     std::printf(" \"callback_us\": %s,\n", stats(callbackUs).c_str());
-    std::printf(" \"deadline_misses\": %lld, \"overruns\": %lld, \"queue_drops\": %lld,\n", misses, overruns, dropped);
+    std::printf(" \"deadline_misses\": %lld, \"overruns\": %lld, \"queue_drops\": %lld,\n", misses, overruns,
+                counters.queueDrops.load());
     std::printf(" \"audio_thread_allocations\": %lld, \"inference_thread_allocations\": %lld,\n",
                 alloc::audioThreadAllocations.load(), alloc::inferenceThreadAllocations.load());
     std::printf(" \"rss_before_bytes\": %lld, \"rss_after_bytes\": %lld, \"rss_growth_bytes\": %lld, "
                 "\"heap_growth_bytes\": %lld,\n", rssBefore, rssAfter, rssAfter - rssBefore, liveAfter - liveBefore);
+    std::printf(" \"runtime\": \"kel::Runtime (KelRuntime.h)\", \"runtime_heap_bytes\": %lld, \"steps\": %lld,\n",
+                runtimeBytes, counters.steps.load());
     std::printf(" \"feature_state_bytes\": %lld, \"contract_errors\": %s, \"models\": {\n",
-                static_cast<long long>(sizeof(kel::EmotionFeatures) + sizeof(kel::MelodyFeatures)
-                                       + sizeof(kel::HarmonyFeatures) + sizeof(kel::DynamicsFeatures)
-                                       + sizeof(kel::GrooveFeatures)),
-                jsonString(contractErrors).c_str());
+                static_cast<long long>(sizeof(kel::Runtime)), jsonString(contractErrors).c_str());
     for (int m = 0; m < kModels; ++m)
         std::printf("  %s: {\"heap_bytes\": %lld, \"results\": %lld, \"results_per_s\": %s, \"infer_us\": %s, "
                     "\"latency_us\": %s}%s\n", jsonString(kNames[m]).c_str(), modelBytes[m], results[m],
-                    num(results[m] / played).c_str(), stats(inferUs[m]).c_str(), stats(latencyUs[m]).c_str(),
+                    num(results[m] / played).c_str(), stats(times.inferUs[m]).c_str(), stats(latencyUs[m]).c_str(),
                     m + 1 < kModels ? "," : "");
     std::printf("}}\n");
     return 0;

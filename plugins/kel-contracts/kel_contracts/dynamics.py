@@ -5,6 +5,7 @@ only, so a plugin that generates or receives notes phrase by phrase can compute 
 """
 from __future__ import annotations
 
+from . import timing
 from .layout import Contract, Layout, Segment, one_hot, scalar
 from .melody import PITCH_CLASS_NAMES
 
@@ -55,7 +56,7 @@ OUTPUTS = Layout((Segment("velocity_bin", VELOCITY_BINS, "probability that veloc
 
 CONTRACT = Contract(
     model="DynamicsEngine",
-    version="2.0.0",
+    version="2.1.0",
     datasets="maestro task = \"dynamics\"",
     step="one note, in onset order (an onset group's notes by ascending pitch)",
     plugin_supplies="each onset group's notes together (pitch, onset and duration in beats), the bar start and "
@@ -64,12 +65,17 @@ CONTRACT = Contract(
     inputs=INPUTS, input_normalisation="standardised", outputs=OUTPUTS, output_normalisation="softmax",
     targets="[velocity], MIDI velocity 1..127 as a float", target_size=1,
     decoding="expected velocity = sum_k p_k (8 k + 3.5).",
-    changes=("2.0.0: every input is causal, so a plugin can compute it when it plays the note: the inter-onset "
+    changes=("2.1.0: times are integer ticks on the contracts' grid of 960 per beat (kel_contracts.timing), "
+             "computed from the file's ticks exactly as a plugin computes them from its host's ppq position; "
+             "training had used the MIDI parser's float32 beats (durations f32(end) - f32(start)), which a plugin "
+             "computing in double missed (DynamicsEngine inputs differed on 2,050 of 2,234 rows of a Lakh file).",
+             "2.0.0: every input is causal, so a plugin can compute it when it plays the note: the inter-onset "
              "interval to the NEXT note became the previous note's duration, the note density over +-2 beats a "
              "trailing 4-beat density, the position in the whole piece (which needs the piece's end) the time "
              "since the phrase began; tempo and bars follow the file's tempo and time-signature maps.",
              "1.0.0: first version."),
-    constants={"duration_offset": DURATION_OFFSET, "density_beats": DENSITY_BEATS, "group_grid": GROUP_GRID,
+    constants={"ticks_per_beat": timing.TICKS_PER_BEAT,
+               "duration_offset": DURATION_OFFSET, "density_beats": DENSITY_BEATS, "group_grid": GROUP_GRID,
                "strength_tolerance": STRENGTH_TOLERANCE, "phrase_rest": PHRASE_REST_BEATS,
                "phrase_scale": PHRASE_SCALE_BEATS, "phrase_bars": PHRASE_BARS,
                "register": [REGISTER_CENTRE, REGISTER_SCALE, INTERVAL_SCALE], "pedal_down": PEDAL_DOWN,

@@ -139,9 +139,53 @@ def check_midi(path: Path, models: dict[str, Any], build: Path) -> list[Row]:
     return rows
 
 
-def native_check(models_dir: Path, files: list[Path], build: Path, host_rates: list[int]) -> list[Row]:
-    """Every (file, applicable model) row; raises :class:`InputError` for unreadable input."""
+def check_recording(path: Path, recording: Path, models: dict[str, Any]) -> list[Row]:
+    """A kel::Runtime recording (``Runtime::writeRecording`` in the plugin's own host, the song played from its
+    start) against training's features of the MIDI file ``path``: one row per MIDI model, the worst input difference
+    over the steps both have."""
+    try:
+        from kel_midi_features import MidiError, load_song
+        from kel_midi_features.native import python_features
+        from kel_runtime.stream import compare_recording, read_recording
+    except ImportError:
+        raise InputError("--recording needs kel-runtime and kel-midi-features: pip install kel-runtime") from None
+    try:
+        song = load_song(path)
+        recorded = read_recording(recording)
+    except (MidiError, OSError, ValueError) as exc:
+        raise InputError(f"{exc}") from None
+    report = compare_recording(recorded, python_features(song), {})
+    rows = []
+    for model in MIDI_MODELS:
+        entry = report.get(model, {"skipped": "not recorded"})
+        if "skipped" in entry:
+            rows.append(Row(f"{path} (recording)", model, None, None, None, f"skipped: {entry['skipped']}"))
+            continue
+        if "error" in entry:
+            rows.append(Row(f"{path} (recording)", model, entry["training_rows"], None, None,
+                            f"FAIL: {entry['error']}"))
+            continue
+        verdict = version_problem(model, models[model]) if model in models else None
+        worst = entry["worst_input"]
+        if verdict is None:
+            verdict = _verdict(model, worst, 0)
+            if verdict == "ok" and entry["runtime_rows"] < entry["training_rows"]:
+                verdict = f"FAIL: the recording has {entry['runtime_rows']} steps, training {entry['training_rows']}"
+            elif verdict != "ok":
+                verdict += f" ({entry['rows_differing']} steps differ, the first is step {entry['first_differing']})"
+        rows.append(Row(f"{path} (recording)", model, entry["training_rows"], worst, None, verdict))
+    return rows
+
+
+def native_check(models_dir: Path, files: list[Path], build: Path, host_rates: list[int],
+                 recording: Path | None = None) -> list[Row]:
+    """Every (file, applicable model) row; raises :class:`InputError` for unreadable input. With ``recording`` (one
+    MIDI file): the runtime's recording of that file against training instead of the drivers."""
     models = read_models(models_dir)
+    if recording is not None:
+        if len(files) != 1 or files[0].suffix.lower() not in MIDI_SUFFIXES:
+            raise InputError("--recording compares one MIDI file: give exactly the file the recording played")
+        return check_recording(files[0], recording, models)
     rows = []
     for path in files:
         if not path.is_file():
@@ -176,6 +220,8 @@ class NativeCheckCommand(Command):
         parser.add_argument("--host-rates", default="", help="comma-separated host sample rates to simulate for "
                                                               "audio files (default: each file's own rate)")
         parser.add_argument("--build-dir", type=Path, help="where the drivers are built (default: a cache folder)")
+        parser.add_argument("--recording", type=Path, help="a kel::Runtime recording (writeRecording) of the one "
+                                                             "MIDI file given: compare what the plugin fed its models")
         parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -188,7 +234,7 @@ class NativeCheckCommand(Command):
         build = args.build_dir or Path(os.environ.get("KELCORE_CACHE_DIR") or Path.home() / ".cache" / "kelcore") \
             / "native"
         try:
-            rows = native_check(args.models_dir, args.files, build, rates)
+            rows = native_check(args.models_dir, args.files, build, rates, args.recording)
         except InputError as exc:
             print(f"kelcore native-check: {exc}", file=sys.stderr)
             return 2

@@ -1,4 +1,4 @@
-"""Feature extraction for the MIDI feature contracts (kel_contracts, version 2.0.0; docs/CONTRACTS.md), vectorised
+"""Feature extraction for the MIDI feature contracts (kel_contracts; docs/CONTRACTS.md), vectorised
 with numpy. Every constant and offset comes from the contract modules of kel_contracts."""
 from __future__ import annotations
 

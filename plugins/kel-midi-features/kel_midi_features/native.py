@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import kel_contracts
+from kel_contracts import timing
 
 from .features import (dynamics_features, emotion_proxy, estimate_key, groove_features, harmony_bars,
                        harmony_features, melody_features, melody_part)
@@ -53,8 +54,14 @@ def _hex(value: float) -> str:
     return float(value).hex()
 
 
+def _ticks(beats) -> list[int]:
+    """Grid ticks of times in beats (exact: the song's beats are grid ticks / TICKS_PER_BEAT)."""
+    return timing.ticks(beats).tolist()
+
+
 def _notes(pitch, onset, duration, velocity) -> list[str]:
-    return [f"{int(p)} {_hex(o)} {_hex(d)} {int(v)}" for p, o, d, v in zip(pitch, onset, duration, velocity)]
+    on, off = _ticks(onset), _ticks(np.asarray(onset) + np.asarray(duration))
+    return [f"{int(p)} {a} {b} {int(v)}" for p, a, b, v in zip(pitch, on, off, velocity)]
 
 
 def write_song(song: Song, path: Path, models: list[str]) -> None:
@@ -68,13 +75,13 @@ def write_song(song: Song, path: Path, models: list[str]) -> None:
     valence, arousal = emotion_proxy(song, major)
     bars = song.bar_map
     start, end = harmony_bars(song)
-    rows = ["kelmidi 2", f"end {_hex(song.end)}", f"tempos {len(song.tempo_times)}"]
-    rows += [f"{_hex(t)} {_hex(q)}" for t, q in zip(song.tempo_times, song.tempo_qpm)]
+    rows = ["kelmidi 3", f"end {_hex(song.end)}", f"tempos {len(song.tempo_times)}"]
+    rows += [f"{t} {_hex(q)}" for t, q in zip(_ticks(song.tempo_times), song.tempo_qpm)]
     rows += [f"segments {len(bars.start)}"]
-    rows += [f"{_hex(s)} {_hex(n)} {int(f)}" for s, n, f in zip(bars.start, bars.length, bars.first_bar)]
+    rows += [f"{s} {_hex(n)} {int(f)}" for s, n, f in zip(_ticks(bars.start), bars.length, bars.first_bar)]
     rows += [f"harmony_bars {len(start)}"] + [f"{_hex(s)} {_hex(e)}" for s, e in zip(start, end)]
     rows += [f"pedal {len(song.pedal_times)}"]
-    rows += [f"{_hex(t)} {int(v)}" for t, v in zip(song.pedal_times, song.pedal_values)]
+    rows += [f"{t} {int(v)}" for t, v in zip(_ticks(song.pedal_times), song.pedal_values)]
     rows += [f"key {tonic} {int(major)} {_hex(valence)} {_hex(arousal)}", f"tracks {len(song.parts)}"]
     for part in song.parts:
         rows.append(f"{int(part.is_drum)} {len(part.pitch)}")

@@ -2,10 +2,13 @@
 
 Parser: symusic (C++), chosen by measurement -- on this machine a typical multi-track Lakh file
 parses in ~0.2-0.7 ms with symusic against ~33 ms with pretty_midi and ~26 ms with mido
-(see benchmarks/preprocess_midi.py). Times are read in quarter notes (beats).
+(see benchmarks/preprocess_midi.py). Times are read as the file's integer ticks and put on the contracts' time
+grid exactly as a plugin puts its host's ppq position there (``kel_contracts.timing``: grid tick =
+round(960 x file tick / ticks per quarter), beats = grid tick / 960, durations from the note-off's grid tick minus
+the note-on's): no parser's float32 beats.
 
-The musical clock follows ``kel_contracts.timing`` (version 2 of the MIDI contracts): the tempo at a note is the
-tempo map's value at its onset, and bars follow every time signature of the file (:class:`BarMap`).
+The musical clock follows ``kel_contracts.timing``: the tempo at a note is the tempo map's value at its onset, and
+bars follow every time signature of the file (:class:`BarMap`).
 """
 from __future__ import annotations
 
@@ -15,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from kel_contracts.timing import DEFAULT_BAR_BEATS, DEFAULT_QPM
+from kel_contracts import timing
+from kel_contracts.timing import DEFAULT_BAR_BEATS, DEFAULT_QPM, MAX_NOTE_BEATS
 
 MAX_FILE_BYTES = 16 * 1024 * 1024   # the largest LMD files are ~1 MB
 MAX_BEATS = 20_000.0                # ~2.8 h at 120 bpm: anything longer is a broken tick count
 MAX_NOTES = 300_000
-MAX_NOTE_BEATS = 512.0              # a single note longer than this is a missing note-off
 MAX_QPM = 1000.0                    # tempo events outside (0, MAX_QPM) are ignored (broken files)
 
 
@@ -34,7 +37,7 @@ class TooShort(MidiError):
 
 @dataclass
 class Part:
-    """One track's notes, sorted by onset then pitch; times in beats."""
+    """One track's notes, sorted by onset then pitch; times in beats (grid ticks / 960, kel_contracts.timing)."""
 
     name: str
     program: int
@@ -43,6 +46,17 @@ class Part:
     duration: np.ndarray
     pitch: np.ndarray
     velocity: np.ndarray
+
+
+def bar_containing(t: np.ndarray, start: np.ndarray, length: np.ndarray, first_bar: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bar index, bar start, bar length) of times ``t`` in runs of bars of ``length`` from ``start`` whose first bar
+    is ``first_bar``: a time signature's segment, or a block's bar continued to a later event of the block
+    (kel::timing::barContaining, the same operations)."""
+    j = np.floor((t - start) / length)
+    j = j - (start + j * length > t)            # guard the division's rounding, both ways
+    j = j + (start + (j + 1) * length <= t)
+    return first_bar + j.astype(np.int64), start + j * length, length
 
 
 @dataclass
@@ -76,11 +90,7 @@ class BarMap:
         """(bar index, bar start, bar length) of each time ``t`` (beats, >= 0)."""
         t = np.asarray(t, np.float64)
         k = np.maximum(np.searchsorted(self.start, t, side="right") - 1, 0)
-        start, length = self.start[k], self.length[k]
-        j = np.floor((t - start) / length)
-        j = j - (start + j * length > t)            # guard the division's rounding, both ways
-        j = j + (start + (j + 1) * length <= t)
-        return self.first_bar[k] + j.astype(np.int64), start + j * length, length
+        return bar_containing(t, self.start[k], self.length[k], self.first_bar[k])
 
     def bars_before(self, end: float) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) of every bar that starts before ``end``: a bar ends where the next one starts (the last
@@ -151,10 +161,14 @@ def load_song(path: Path) -> Song:
     if size > MAX_FILE_BYTES:
         raise MidiError(f"file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
     try:
-        score = symusic.Score(str(path), ttype="quarter")
+        score = symusic.Score(str(path), ttype="tick")
     except Exception as exc:  # symusic raises RuntimeError/ValueError on bad bytes
         raise MidiError(f"unreadable MIDI: {exc}") from None
-    end = float(score.end())
+    resolution = int(score.ticks_per_quarter)
+    if resolution <= 0:
+        raise MidiError(f"ticks per quarter note is {resolution}: expected a positive division (SMPTE time is "
+                        "not supported)")
+    end = float(score.end()) / resolution
     if not np.isfinite(end) or end > MAX_BEATS:
         raise MidiError(f"absurd length: {end:.0f} beats (limit {MAX_BEATS:.0f}): broken tick resolution?")
     count = sum(len(track.notes) for track in score.tracks)
@@ -162,24 +176,34 @@ def load_song(path: Path) -> Song:
         raise MidiError("no notes")
     if count > MAX_NOTES:
         raise MidiError(f"{count} notes, over the {MAX_NOTES} limit")
+
+    def grid(file_tick) -> np.ndarray:
+        return timing.file_ticks(file_tick, resolution)
+
+    longest = timing.ticks(MAX_NOTE_BEATS)
     parts, pedal = [], []
     for track in score.tracks:
         notes = track.notes.numpy()
-        order = np.lexsort((notes["pitch"], notes["time"]))
-        duration = np.minimum(notes["duration"][order].astype(np.float64), MAX_NOTE_BEATS)
-        parts.append(Part(track.name, int(track.program), bool(track.is_drum), notes["time"][order].astype(np.float64),
-                          duration, notes["pitch"][order].astype(np.int16), notes["velocity"][order].astype(np.int16)))
+        on = grid(notes["time"])
+        off = grid(notes["time"].astype(np.int64) + notes["duration"])
+        order = np.lexsort((notes["pitch"], on))
+        length = np.minimum(off - on, longest)[order]
+        parts.append(Part(track.name, int(track.program), bool(track.is_drum), timing.beats(on[order]),
+                          timing.beats(length), notes["pitch"][order].astype(np.int16),
+                          notes["velocity"][order].astype(np.int16)))
         controls = track.controls.numpy()
         mask = controls["number"] == 64
-        pedal.append((controls["time"][mask].astype(np.float64), controls["value"][mask].astype(np.int16)))
-    tempos = [(float(t.time), float(t.qpm)) for t in score.tempos if 0 < t.qpm < MAX_QPM and np.isfinite(t.time)]
+        pedal.append((timing.beats(grid(controls["time"][mask])), controls["value"][mask].astype(np.int16)))
+    tempos = [(int(t.time), float(timing.qpm_of(t.mspq))) for t in score.tempos if t.mspq > 0]
+    tempos = [(t, q) for t, q in tempos if 0 < q < MAX_QPM]
     tempos.sort(key=lambda e: e[0])   # stable: of several events at one time the last one counts
-    signatures = [(float(s.time), int(s.numerator), int(s.denominator)) for s in score.time_signatures
-                  if s.numerator > 0 and s.denominator > 0 and np.isfinite(s.time)]
+    signatures = [(float(timing.beats(grid(s.time))), int(s.numerator), int(s.denominator))
+                  for s in score.time_signatures if s.numerator > 0 and s.denominator > 0]
     bar_map = BarMap.from_signatures([t for t, _, _ in signatures], [n * 4.0 / d for _, n, d in signatures])
     times = np.concatenate([t for t, _ in pedal]) if pedal else np.zeros(0)
     values = np.concatenate([v for _, v in pedal]) if pedal else np.zeros(0, np.int16)
     order = np.argsort(times, kind="stable")
-    tempo_times = np.array([t for t, _ in tempos], np.float64)
+    tempo_times = timing.beats(grid(np.array([t for t, _ in tempos], np.int64)))
     tempo_qpm = np.array([q for _, q in tempos], np.float64)
-    return Song(parts, bar_map, tempo_times, tempo_qpm, end, times[order], values[order], signatures)
+    return Song(parts, bar_map, tempo_times, tempo_qpm, float(timing.beats(grid(score.end()))), times[order],
+                values[order], signatures)

@@ -16,13 +16,20 @@ from .cpp_header import cpp_header
 
 def write_plugin_folder(out: Path, documents: dict) -> list[Path]:
     """Beside the JSON files: the ModelT header of these exports, the ModelSpec header, the feature library
-    (KelFeatures.h and what it includes) and the example that loads the files, feeds features and decodes."""
+    (KelFeatures.h and what it includes), the plugin's runtime (KelRuntime.h and its JUCE adapter, when kel-runtime
+    is installed) and the example that runs them."""
     from kel_contracts import native_dir
 
     header = out / "KelModels.h"
     write_text_atomic(header, cpp_header(documents))
     written = [header]
     sources = [SPEC_HEADER, *sorted(native_dir().glob("*.h")), native_dir() / "example_plugin_side.cpp"]
+    try:   # the runtime is the top floor (kel-runtime): written beside the models where it is installed
+        from kel_runtime import RUNTIME_HEADERS, native_dir as runtime_dir
+    except ImportError:
+        pass
+    else:
+        sources += [runtime_dir() / name for name in RUNTIME_HEADERS if (runtime_dir() / name).is_file()]
     for source in sources:
         target = out / source.name
         shutil.copyfile(source, target)

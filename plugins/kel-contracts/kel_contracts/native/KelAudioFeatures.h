@@ -1,4 +1,5 @@
-// KelAudioFeatures.h -- EmotionRecognizer input features (contract kel::contracts::emotion, 2.0.0), streaming.
+// KelAudioFeatures.h -- EmotionRecognizer input features (contract kel::contracts::emotion, its version is
+// kVersion there), streaming.
 // C++17, standard library only, header-only.
 //
 // The same float64 pipeline as training (kel_audio_features.dsp): mixdown (mean of the channels),
@@ -8,11 +9,15 @@
 // Real-time use: prepare() allocates everything (tap table, buffers, FFT twiddles, filterbank, window);
 // process(), popFeatures() and reset() never allocate, lock, throw or do I/O. Blocks of any size give the
 // same vectors as one whole buffer. finish() (offline) pads the end with zeros as the whole-file path does.
+// Threads: process() and finish() on one thread (the audio thread), popFeatures() and lastTime() on one other
+// thread or the same one: the vectors pass through a lock-free single-producer/single-consumer FIFO. prepare()
+// and reset() only while neither thread is inside the object.
 #pragma once
 
 #include "KelContracts.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -174,9 +179,9 @@ public:
         std::fill(std::begin(sum_), std::end(sum_), 0.0);
         poolCount_ = 0;
         poolWindow_ = 1;
-        fifoHead_ = 0;
-        fifoSize_ = 0;
-        dropped_ = 0;
+        fifoRead_.store(0, std::memory_order_relaxed);
+        fifoWrite_.store(0, std::memory_order_relaxed);
+        dropped_.store(0, std::memory_order_relaxed);
     }
 
     /// Audio thread: `numChannels` channels of `numFrames` samples at the prepared rate (any block size;
@@ -226,24 +231,27 @@ public:
             pushResampled(0.0);
     }
 
-    /// The next completed vector (128 floats, dB) and its time in seconds (t = 0.5, 1.0, ...); false if none.
+    /// Consumer thread (the inference thread, or the audio thread itself): the next completed vector (128 floats,
+    /// dB) and its time in seconds (t = 0.5, 1.0, ...); false if none.
     bool popFeatures(float* out128, double* time = nullptr) noexcept {
-        if (fifoSize_ == 0)
+        const std::int64_t read = fifoRead_.load(std::memory_order_relaxed);
+        if (read == fifoWrite_.load(std::memory_order_acquire))
             return false;
-        const float* src = &fifo_[static_cast<std::size_t>(fifoHead_) * kSize];
+        const std::size_t slot = static_cast<std::size_t>(read % fifoCapacity_);
+        const float* src = &fifo_[slot * kSize];
         std::copy(src, src + kSize, out128);
-        lastTime_ = fifoTimes_[static_cast<std::size_t>(fifoHead_)];
+        lastTime_ = fifoTimes_[slot];
         if (time != nullptr)
             *time = lastTime_;
-        fifoHead_ = (fifoHead_ + 1) % fifoCapacity_;
-        --fifoSize_;
+        fifoRead_.store(read + 1, std::memory_order_release);   // the slot is the producer's again
         return true;
     }
 
-    /// Time (s) of the vector popFeatures() returned last.
+    /// Consumer thread: time (s) of the vector popFeatures() returned last.
     double lastTime() const noexcept { return lastTime_; }
-    /// Vectors dropped (oldest first) because nobody popped them before the FIFO filled.
-    std::int64_t droppedVectors() const noexcept { return dropped_; }
+    /// Vectors dropped (the newest: a real-time producer never takes a slot back from its consumer) because
+    /// nobody popped them before the FIFO filled. Any thread.
+    std::int64_t droppedVectors() const noexcept { return dropped_.load(std::memory_order_relaxed); }
     int phases() const noexcept { return phases_; }
     int taps() const noexcept { return taps_; }
     bool prepared() const noexcept { return prepared_; }
@@ -380,18 +388,19 @@ private:
         }
     }
 
+    /// Producer (audio thread): one vector into the FIFO, or counted as dropped when the consumer is behind.
     void emit(double time) noexcept {
-        if (fifoSize_ == fifoCapacity_) {   // nobody popped: drop the oldest
-            fifoHead_ = (fifoHead_ + 1) % fifoCapacity_;
-            --fifoSize_;
-            ++dropped_;
+        const std::int64_t write = fifoWrite_.load(std::memory_order_relaxed);
+        if (write - fifoRead_.load(std::memory_order_acquire) == fifoCapacity_) {
+            dropped_.fetch_add(1, std::memory_order_relaxed);
+            return;
         }
-        const int slot = (fifoHead_ + fifoSize_) % fifoCapacity_;
-        float* dst = &fifo_[static_cast<std::size_t>(slot) * kSize];
+        const std::size_t slot = static_cast<std::size_t>(write % fifoCapacity_);
+        float* dst = &fifo_[slot * kSize];
         for (int m = 0; m < kSize; ++m)
             dst[m] = static_cast<float>(sum_[m] / poolCount_);
-        fifoTimes_[static_cast<std::size_t>(slot)] = time;
-        ++fifoSize_;
+        fifoTimes_[slot] = time;
+        fifoWrite_.store(write + 1, std::memory_order_release);   // publishes the slot to the consumer
     }
 
     bool prepared_ = false, identity_ = false, finishing_ = false, finished_ = false;
@@ -415,8 +424,10 @@ private:
 
     std::vector<float> fifo_;
     std::vector<double> fifoTimes_;
-    int fifoCapacity_ = 0, fifoHead_ = 0, fifoSize_ = 0;
-    std::int64_t dropped_ = 0;
+    std::int64_t fifoCapacity_ = 0;
+    std::atomic<std::int64_t> fifoRead_{0};    ///< vectors popped (written by the consumer only)
+    std::atomic<std::int64_t> fifoWrite_{0};   ///< vectors pushed (written by the producer only)
+    std::atomic<std::int64_t> dropped_{0};
     double lastTime_ = 0.0;
 };
 

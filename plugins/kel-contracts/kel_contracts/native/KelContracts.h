@@ -36,7 +36,7 @@ inline constexpr double kGridHigh = 1.0;
 } // namespace emotion
 
 namespace melody {
-inline constexpr const char* kVersion = "2.1.0";
+inline constexpr const char* kVersion = "2.2.0";
 inline constexpr int kInputSize = 64;
 inline constexpr int kOutputSize = 128;
 inline constexpr double kNativeTolerance = 1e-06;
@@ -73,7 +73,7 @@ inline constexpr double kDoublingShare = 0.6;
 } // namespace melody
 
 namespace harmony {
-inline constexpr const char* kVersion = "3.0.0";
+inline constexpr const char* kVersion = "3.1.0";
 inline constexpr int kInputSize = 128;
 inline constexpr int kOutputSize = 64;
 inline constexpr double kNativeTolerance = 1e-06;
@@ -105,7 +105,7 @@ inline constexpr int kMinBars = 4;
 } // namespace harmony
 
 namespace dynamics {
-inline constexpr const char* kVersion = "2.0.0";
+inline constexpr const char* kVersion = "2.1.0";
 inline constexpr int kInputSize = 32;
 inline constexpr int kOutputSize = 16;
 inline constexpr double kNativeTolerance = 1e-06;
@@ -148,7 +148,7 @@ inline constexpr int kMinSteps = 8;
 } // namespace dynamics
 
 namespace groove {
-inline constexpr const char* kVersion = "2.0.0";
+inline constexpr const char* kVersion = "2.1.0";
 inline constexpr int kInputSize = 64;
 inline constexpr int kOutputSize = 32;
 inline constexpr double kNativeTolerance = 1e-06;
@@ -171,7 +171,11 @@ inline constexpr int kDrumGroupsHats[5] = {22, 26, 42, 44, 46};
 namespace timing {
 inline constexpr double kDefaultQpm = 120.0;
 inline constexpr double kDefaultBarBeats = 4.0;
-inline constexpr const char* kTimingRules[4] = {"Times are in beats (quarter notes) from the start of the song.", "Bars: every time signature starts a bar at its own time and lasts numerator x 4 / denominator beats; 4/4 from beat 0 until the first time signature (a file without one is 4/4 throughout). The plugin gets the same from its host (bar start and time signature at the note, e.g. JUCE's AudioPlayHead::PositionInfo).", "Tempo: the quarter-note tempo (qpm) in force at the note's onset: the last tempo event at or before it, 120 before the first.", "Rounding to a grid is round-half-to-even (numpy.round, std::nearbyint)."};
+inline constexpr int kTicksPerBeat = 960;
+inline constexpr double kMaxNoteBeats = 512.0;
+inline constexpr double kMicrosecondsPerMinute = 60000000.0;
+inline constexpr double kSecondsPerMinute = 60.0;
+inline constexpr const char* kTimingRules[6] = {"Time grid: every time is an integer number of ticks, 960 per beat (quarter note): tick = round-half-even(ppq x 960) in double arithmetic, where ppq is the position in quarter notes as a double. In training it is the file's tick / its ticks per quarter note; in the plugin the host's ppq position at the block start + the event's sample offset x qpm / 60 / sample rate (kel::timing). Nothing else: no parser's own (float32) times are used. A host places events on samples: the grid absorbs that rounding whenever a file's ticks per quarter note divide 960 (96, 120, 192, 240, 480, 960).", "Beats = tick / 960 (a double). A note's duration is (note-off tick - note-on tick) / 960, cut to 512 beats (a longer note is a missing note-off).", "Bars: every time signature starts a bar at its own time and lasts numerator x 4 / denominator beats; 4/4 from beat 0 until the first time signature (a file without one is 4/4 throughout). The plugin gets the same from its host (bar start and time signature, e.g. JUCE's AudioPlayHead::PositionInfo).", "Tempo: qpm = 60,000,000 / microseconds per quarter note (a double), the tempo in force at the note's onset: the last tempo event at or before it, 120 before the first.", "Tempo or time signature changing inside an audio block: a host reports one ppq position, tempo and time signature per block, at its start; training computes the file's maps at the exact onset. A plugin equals training when it resolves each block from the next block's play head (one block of latency): kel::timing::tempoChangeOffset and ResolvedBlock give back where the tempo changed from the ppq advance, and an event at or after the next block's last bar start takes the next block's time signature from that bar; exact with at most one change of each per block. With the block-start tempo and bar for the whole block (ppqAtOffset alone), a note that starts with a tempo change inside a block gets the old tempo. benchmarks/tempo_per_block.py measures both on real files.", "Rounding to a grid is round-half-to-even (numpy.round, std::nearbyint)."};
 } // namespace timing
 
 } // namespace kel::contracts

@@ -1,12 +1,15 @@
 // KelMidiFeatures.h -- the MIDI feature contracts (MelodyTransformer, HarmonyPredictor, DynamicsEngine,
-// GroovePredictor, version 2.0.0) computed in the plugin from what it has at run time: notes in beats (quarter
-// notes), the bar (start, length, index) and tempo the host reports at each onset, the sustain pedal, the key.
+// GroovePredictor; their versions are contracts::<model>::kVersion in KelContracts.h) computed in the plugin from
+// what it has at run time: notes on the contracts' time grid (kel::timing: the host's ppq position and sample
+// offsets as doubles, rounded to 960 ticks per beat), the bar (start, length, index) and tempo the host reports at
+// each onset, the sustain pedal, the key.
 //
 // C++17, header-only, standard library only. Every constant and element offset comes from KelContracts.h
 // (generated from kel_contracts). Real-time safe: no allocation, lock, exception or I/O anywhere; all state is
 // fixed-capacity and lives inside the objects (construct them off the audio thread: some are tens of kB).
 // The Python training features (kel_midi_features) are the reference; tests compare the two element by
-// element through native/drivers/midi_driver.cpp.
+// element through native/drivers/midi_driver.cpp. Build with -ffp-contract=off (no fused multiply-add), as
+// training's numpy does not fuse either.
 #pragma once
 
 #include "KelContracts.h"
@@ -18,14 +21,6 @@
 
 namespace kel {
 
-/// One note: pitch 0..127, onset and duration in beats (quarter notes) from the start of the song.
-struct NoteEvent {
-    int pitch = 0;
-    double onsetBeats = 0.0;
-    double durationBeats = 0.0;
-    int velocity = 0;
-};
-
 /// The bar a time lies in, as the host reports it (JUCE: PositionInfo's bar count, ppqPositionOfLastBarStart and
 /// time signature): bars follow every time signature (kel::contracts::timing).
 struct BarContext {
@@ -33,6 +28,106 @@ struct BarContext {
     double startBeats = 0.0;         ///< the bar's first beat
     double lengthBeats = contracts::timing::kDefaultBarBeats;   ///< numerator x 4 / denominator
 };
+
+/// The contracts' musical clock (kel::contracts::timing, docs/CONTRACTS.md "Timing"): every time is an integer
+/// number of ticks, kTicksPerBeat per beat, rounded from the ppq position a host reports; training computes the same
+/// ticks from a file (its tick / its ticks per quarter note is the ppq). Use these and nothing else for note times,
+/// so that the features equal training's bit for bit.
+namespace timing {
+
+inline constexpr int kTicksPerBeat = contracts::timing::kTicksPerBeat;
+
+/// The ppq position of an event `offsetSamples` into a block that starts at the host's `blockPpq` with the block's
+/// tempo `qpm`: a tempo change inside the block is seen at the next block (the host reports one tempo per block).
+inline double ppqAtOffset(double blockPpq, double offsetSamples, double qpm, double sampleRate) noexcept {
+    return blockPpq + offsetSamples * (qpm / contracts::timing::kSecondsPerMinute) / sampleRate;
+}
+
+/// Where in a block of `frames` frames (host ppq `blockPpq`, tempo `blockQpm`) the tempo changed, in samples, from
+/// the next block's ppq position and tempo: one change per block is recovered exactly; `frames` when the tempo did
+/// not change. For a runtime that can hold a block's MIDI until the next block arrives (one block of latency).
+inline double tempoChangeOffset(double blockPpq, double blockQpm, int frames, double nextPpq, double nextQpm,
+                                double sampleRate) noexcept {
+    const double n = static_cast<double>(frames);
+    if (blockQpm == nextQpm)
+        return n;
+    const double advance = (nextPpq - blockPpq) * contracts::timing::kSecondsPerMinute * sampleRate;
+    const double offset = std::nearbyint((advance - n * nextQpm) / (blockQpm - nextQpm));
+    return offset < 0.0 ? 0.0 : (offset > n ? n : offset);
+}
+
+/// A block whose tempo change (if any) is known: events before `change` samples run at `qpm`, from it at
+/// `nextQpm` (tempoChangeOffset). ppqAt and qpmAt give an event's position and tempo.
+struct ResolvedBlock {
+    double ppq = 0.0;
+    double qpm = contracts::timing::kDefaultQpm;
+    double change = 0.0;
+    double nextQpm = contracts::timing::kDefaultQpm;
+    double sampleRate = 48000.0;
+
+    double ppqAt(double offset) const noexcept {
+        if (offset < change)
+            return ppqAtOffset(ppq, offset, qpm, sampleRate);
+        return ppqAtOffset(ppqAtOffset(ppq, change, qpm, sampleRate), offset - change, nextQpm, sampleRate);
+    }
+    double qpmAt(double offset) const noexcept { return offset < change ? qpm : nextQpm; }
+};
+
+/// Grid ticks of a ppq position: round-half-even(ppq x kTicksPerBeat).
+inline std::int64_t ticksFromPpq(double ppq) noexcept {
+    return static_cast<std::int64_t>(std::nearbyint(ppq * kTicksPerBeat));
+}
+
+/// Beats (quarter notes) of grid ticks: the only beat values the features see.
+inline double beatsFromTicks(std::int64_t ticks) noexcept {
+    return static_cast<double>(ticks) / kTicksPerBeat;
+}
+
+/// The bar that contains `beats` in a run of bars of `lengthBeats` each, starting at `segmentStartBeats` with bar
+/// index `firstBar`: a time signature's segment of the song, or the host's bar at the block start continued to a
+/// later event of the block (the block's time signature holds for the whole block). Training's BarMap.locate.
+inline BarContext barContaining(double beats, double segmentStartBeats, double lengthBeats,
+                                std::int64_t firstBar) noexcept {
+    double j = std::floor((beats - segmentStartBeats) / lengthBeats);
+    if (segmentStartBeats + j * lengthBeats > beats)   // guard the division's rounding, both ways
+        j -= 1.0;
+    if (segmentStartBeats + (j + 1.0) * lengthBeats <= beats)
+        j += 1.0;
+    BarContext bar;
+    bar.index = firstBar + static_cast<std::int64_t>(j);
+    bar.startBeats = segmentStartBeats + j * lengthBeats;
+    bar.lengthBeats = lengthBeats;
+    return bar;
+}
+
+/// Tempo in quarter notes per minute of a MIDI set-tempo value (microseconds per quarter note).
+inline double qpmFromMicroseconds(double microsecondsPerQuarter) noexcept {
+    return contracts::timing::kMicrosecondsPerMinute / microsecondsPerQuarter;
+}
+
+}  // namespace timing
+
+/// One note: pitch 0..127, onset and duration in beats (quarter notes) from the start of the song,
+/// on the contracts' time grid: make it with noteFromTicks.
+struct NoteEvent {
+    int pitch = 0;
+    double onsetBeats = 0.0;
+    double durationBeats = 0.0;
+    int velocity = 0;
+};
+
+/// A note from its note-on and note-off grid ticks (timing::ticksFromPpq): duration cut to kMaxNoteBeats (a longer
+/// note is a missing note-off), both in beats as training computes them.
+inline NoteEvent noteFromTicks(int pitch, std::int64_t onTick, std::int64_t offTick, int velocity) noexcept {
+    const std::int64_t longest = timing::ticksFromPpq(contracts::timing::kMaxNoteBeats);
+    const std::int64_t length = offTick - onTick < longest ? offTick - onTick : longest;
+    NoteEvent note;
+    note.pitch = pitch;
+    note.onsetBeats = timing::beatsFromTicks(onTick);
+    note.durationBeats = timing::beatsFromTicks(length);
+    note.velocity = velocity;
+    return note;
+}
 
 namespace detail {
 

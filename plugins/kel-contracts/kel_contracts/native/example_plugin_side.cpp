@@ -1,15 +1,15 @@
-// example_plugin_side.cpp -- what a plugin does with the folder `kelcore export --cpp` writes: load the five
-// models, check each file's contract version, feed the features KelFeatures.h computes, normalise, run, decode.
+// example_plugin_side.cpp -- what a plugin does with the folder `kelcore export --cpp` writes.
+//
+// With RTNeural on the include path this is the plugin's whole ML side: one kel::Runtime (KelRuntime.h) that a
+// plugin's prepareToPlay / processBlock call; it computes every model's features from the host's audio, MIDI and
+// transport, decides when each model's step is complete, runs the five models and publishes decoded outputs.
+// Without RTNeural it still builds and shows the feature library underneath (KelFeatures.h: features only).
 //
 // Build (in the exported folder; RTNeural's default Eigen backend):
-//   g++ -std=c++17 -O2 -ffp-contract=off -I. -I$RTNEURAL_DIR -I$RTNEURAL_DIR/modules/Eigen
+//   g++ -std=c++17 -O2 -ffp-contract=off -pthread -I. -I$RTNEURAL_DIR -I$RTNEURAL_DIR/modules/Eigen
 //       -DRTNEURAL_USE_EIGEN=1 -DRTNEURAL_DEFAULT_ALIGNMENT=16 -DEIGEN_STACK_ALLOCATION_LIMIT=0
 //       example_plugin_side.cpp -o example_plugin_side          (one command line)
 //   ./example_plugin_side .          (the folder with the five JSON files)
-// Without RTNeural on the include path it still builds and prints the features it would feed.
-//
-// In a JUCE plugin the same calls sit in prepareToPlay (load, prepare: allocation allowed) and processBlock /
-// the inference thread (process, pop, compute, forward, decode: no allocation, lock, exception or I/O).
 #include "KelFeatures.h"
 
 #include <cmath>
@@ -20,12 +20,107 @@
 #include <string>
 #include <vector>
 
-#if __has_include(<RTNeural/RTNeural.h>)
-#include <RTNeural/RTNeural.h>
+#if __has_include(<RTNeural/RTNeural.h>) && __has_include("KelRuntime.h")
+#include "KelRuntime.h"
 #define KEL_EXAMPLE_HAS_RTNEURAL 1
 #else
 #define KEL_EXAMPLE_HAS_RTNEURAL 0
 #endif
+
+#if KEL_EXAMPLE_HAS_RTNEURAL
+// ============================================================================ the plugin: kel::Runtime
+namespace {
+
+/// The plugin's processBlock, simulated: 2.2 s of stereo audio, a melody with a bass note, drums, 4/4 at 120 qpm.
+int runPlugin(const std::string& folder) {
+    const double rate = 48000.0;
+    const int block = 256;
+    auto runtime = std::make_unique<kel::Runtime>();                       // a member of the plugin
+    const kel::PrepareStatus status = runtime->prepare(rate, block, kel::ModelFiles::inFolder(folder));
+    for (const kel::Refusal& refusal : status.refusals)                     // prepareToPlay
+        std::fprintf(stderr, "%s: %s: %s\n", refusal.file.c_str(), refusal.field.c_str(), refusal.reason.c_str());
+    if (!status.ok())
+        return 2;
+    std::printf("loaded %d models (RTNeural: yes)\n", status.loaded);
+    runtime->setKey(0, true);                                               // message thread: C major,
+    runtime->setMood(0.4f, 0.1f);                                           // the plugin's mood,
+    runtime->setMelodyChannel(0);                                           // the melody on channel 1
+
+    struct Note { double onset, duration; int pitch, velocity, channel; };
+    const Note song[] = {{0.0, 1.0, 60, 90, 0}, {1.0, 1.0, 62, 80, 0}, {2.0, 0.5, 64, 85, 0}, {2.5, 0.5, 65, 70, 0},
+                         {3.0, 1.0, 67, 95, 0}, {4.0, 2.0, 64, 75, 0}, {0.0, 4.0, 48, 60, 1}, {4.0, 4.0, 43, 60, 1},
+                         {0.0, 0.1, 36, 110, 9}, {1.0, 0.1, 38, 100, 9}, {2.0, 0.1, 36, 105, 9}, {3.0, 0.1, 38, 100, 9}};
+    std::vector<float> left(block), right(block);
+    const float* channels[2] = {left.data(), right.data()};
+    std::vector<kel::MidiEvent> events;
+    events.reserve(64);
+    std::int64_t seen[kel::kModelCount] = {-1, -1, -1, -1, -1};
+    const double beatsPerSample = 120.0 / 60.0 / rate;
+    long long frame = 0;
+    for (int b = 0; b < static_cast<int>(4.6 * rate) / block; ++b, frame += block) {     // the audio callback
+        const bool audio = frame < static_cast<long long>(2.2 * rate);
+        for (int i = 0; i < block; ++i) {
+            const double t = static_cast<double>(frame + i) / rate;
+            left[static_cast<std::size_t>(i)] = static_cast<float>(0.2 * std::sin(2 * 3.14159265358979 * 440.0 * t));
+            right[static_cast<std::size_t>(i)] = static_cast<float>(0.2 * std::sin(2 * 3.14159265358979 * 660.0 * t));
+        }
+        events.clear();                                    // the host's MIDI of this block, at sample offsets
+        for (const Note& n : song)
+            for (int off = 0; off < 2; ++off) {
+                const long long at = std::llround((off ? n.onset + n.duration : n.onset) / beatsPerSample);
+                if (at >= frame && at < frame + block)
+                    events.push_back({static_cast<int>(at - frame), off ? kel::MidiEvent::NoteOff : kel::MidiEvent::NoteOn,
+                                      n.channel, n.pitch, off ? 0 : n.velocity});
+            }
+        std::stable_sort(events.begin(), events.end(), [](const kel::MidiEvent& a, const kel::MidiEvent& x) {
+            return a.sampleOffset < x.sampleOffset;
+        });
+        kel::Transport transport;                          // the host's play head at the block start
+        transport.qpm = 120.0;
+        transport.ppq = static_cast<double>(frame) * beatsPerSample;
+        transport.barIndex = static_cast<std::int64_t>(transport.ppq / 4.0);
+        transport.barStartPpq = 4.0 * static_cast<double>(transport.barIndex);
+        runtime->process(audio ? channels : nullptr, audio ? 2 : 0, block, events.data(),
+                         static_cast<int>(events.size()), transport);
+        for (int m = 0; m < kel::kModelCount; ++m) {       // the newest outputs, without waiting
+            const kel::ModelOutput& out = runtime->output(static_cast<kel::Model>(m));
+            if (out.step <= seen[m])
+                continue;
+            seen[m] = out.step;
+            switch (static_cast<kel::Model>(m)) {
+            case kel::Model::Emotion:
+                std::printf("emotion at %.1f s: valence %+.3f arousal %+.3f\n", out.ppq,
+                            static_cast<double>(out.valence), static_cast<double>(out.arousal));
+                break;
+            case kel::Model::Melody:
+                std::printf("melody step %lld: most likely next pitches %d %d %d\n", static_cast<long long>(out.step),
+                            out.topPitches[0], out.topPitches[1], out.topPitches[2]);
+                break;
+            case kel::Model::Harmony:
+                std::printf("harmony beat %lld: %s\n", static_cast<long long>(out.step), kel::chordName(out.chord));
+                break;
+            case kel::Model::Dynamics:
+                std::printf("dynamics note %lld: expected velocity %.1f\n", static_cast<long long>(out.step),
+                            static_cast<double>(out.velocity));
+                break;
+            case kel::Model::Groove:
+                std::printf("groove step 0: %+.1f ms, velocity %d (bar %lld)\n",
+                            static_cast<double>(out.grooveOffsetsMs[0]), out.grooveVelocities[0],
+                            static_cast<long long>(out.step));
+                break;
+            }
+        }
+    }
+    runtime->release();                                    // releaseResources
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return runPlugin(argc > 1 ? argv[1] : "."); }
+
+#else
+// ============================================================================ features only (no RTNeural)
 
 namespace {
 
@@ -39,9 +134,6 @@ std::string readText(const std::string& path) {
 /// One exported model: its normalisation and (with RTNeural) the network. Loaded at prepare time.
 struct LoadedModel {
     kel::Normaliser normaliser;
-#if KEL_EXAMPLE_HAS_RTNEURAL
-    std::unique_ptr<RTNeural::Model<float>> network;
-#endif
     int inputs = 0;
     int outputs = 0;
 
@@ -56,34 +148,16 @@ struct LoadedModel {
         }
         inputs = inputSize;
         outputs = outputSize;
-#if KEL_EXAMPLE_HAS_RTNEURAL
-        std::ifstream stream(path);
-        network = RTNeural::json_parser::parseJson<float>(stream, false);
-        if (!network || network->getInSize() != inputSize || network->getOutSize() != outputSize) {
-            std::fprintf(stderr, "%s: RTNeural could not load it as %d -> %d\n", path.c_str(), inputSize, outputSize);
-            return false;
-        }
-        network->reset();
-#endif
         return true;
     }
 
     /// Normalise `features` in place and run one step; returns the outputs (nullptr without RTNeural).
     const float* step(float* features) {
         normaliser.apply(features);
-#if KEL_EXAMPLE_HAS_RTNEURAL
-        network->forward(features);
-        return network->getOutputs();
-#else
-        return nullptr;
-#endif
+        return nullptr;   // features only: the runtime path above runs the networks
     }
 
-    void reset() {
-#if KEL_EXAMPLE_HAS_RTNEURAL
-        network->reset();
-#endif
-    }
+    void reset() {}
 };
 
 void printFeatures(const char* label, const float* x, int size) {
@@ -216,3 +290,4 @@ int main(int argc, char** argv) {
         model->reset();
     return 0;
 }
+#endif  // KEL_EXAMPLE_HAS_RTNEURAL

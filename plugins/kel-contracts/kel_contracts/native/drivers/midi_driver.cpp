@@ -5,16 +5,17 @@
 // (global operator new is replaced): everything is prepared before, so the count must be 0.
 //
 // Usage: midi_driver <song.txt> <out.txt>      (or: midi_driver --selftest)
-// Input (whitespace separated; reals as C hex floats, exact):
-//   kelmidi 2
+// Input (whitespace separated; reals as C hex floats, exact; times as integer ticks on the contracts' grid,
+// kel::timing, which the driver turns into beats exactly as a plugin does with its host's ppq position):
+//   kelmidi 3
 //   end <beats>
-//   tempos <n>            then n x: <time> <qpm>
-//   segments <n>          then n x: <start> <bar length> <first bar index>     (time-signature bar map)
-//   harmony_bars <n>      then n x: <start> <end>
-//   pedal <n>             then n x: <time> <value>
+//   tempos <n>            then n x: <tick> <qpm>
+//   segments <n>          then n x: <start tick> <bar length> <first bar index>     (time-signature bar map)
+//   harmony_bars <n>      then n x: <start> <end>                                   (beats, as the host's bars)
+//   pedal <n>             then n x: <tick> <value>
 //   key <tonic> <major 0|1> <valence> <arousal>
-//   tracks <n>            then per track: <is_drum 0|1> <notes m>, then m x: <pitch> <onset> <duration> <velocity>
-//   melody <m>            then m x: <pitch> <onset> <duration> <velocity>      (the melody line)
+//   tracks <n>            then per track: <is_drum 0|1> <notes m>, then m x: <pitch> <on tick> <off tick> <velocity>
+//   melody <m>            then m x: <pitch> <on tick> <off tick> <velocity>      (the melody line)
 //   models <k> <name>...  (melody harmony dynamics groove)
 // Output per model: "model <name> rows <r> cols <c> allocations <a> dropped <d>" then r lines of c values (%.9g).
 #include "KelMidiFeatures.h"
@@ -100,13 +101,13 @@ struct Reader {
 };
 
 kel::NoteEvent readNote(Reader& r) {
-    kel::NoteEvent n;
-    n.pitch = static_cast<int>(r.integer());
-    n.onsetBeats = r.real();
-    n.durationBeats = r.real();
-    n.velocity = static_cast<int>(r.integer());
-    return n;
+    const int pitch = static_cast<int>(r.integer());
+    const long long on = r.integer();
+    const long long off = r.integer();
+    return kel::noteFromTicks(pitch, on, off, static_cast<int>(r.integer()));
 }
+
+double readTick(Reader& r) { return kel::timing::beatsFromTicks(r.integer()); }
 
 Song readSong(const char* path) {
     Reader r;
@@ -117,7 +118,7 @@ Song readSong(const char* path) {
     }
     Song s;
     r.expect("kelmidi");
-    if (r.integer() != 2) {
+    if (r.integer() != 3) {
         std::cerr << "midi_driver: unsupported input version\n";
         std::exit(2);
     }
@@ -125,12 +126,12 @@ Song readSong(const char* path) {
     s.end = r.real();
     r.expect("tempos");
     for (long long i = 0, n = r.integer(); i < n; ++i) {
-        s.tempoTimes.push_back(r.real());
+        s.tempoTimes.push_back(readTick(r));
         s.tempoQpm.push_back(r.real());
     }
     r.expect("segments");
     for (long long i = 0, n = r.integer(); i < n; ++i) {
-        s.segmentStart.push_back(r.real());
+        s.segmentStart.push_back(readTick(r));
         s.segmentLength.push_back(r.real());
         s.segmentFirstBar.push_back(r.integer());
     }
@@ -141,7 +142,7 @@ Song readSong(const char* path) {
     }
     r.expect("pedal");
     for (long long i = 0, n = r.integer(); i < n; ++i) {
-        s.pedalTimes.push_back(r.real());
+        s.pedalTimes.push_back(readTick(r));
         s.pedalValues.push_back(static_cast<int>(r.integer()));
     }
     r.expect("key");
@@ -183,17 +184,8 @@ public:
     kel::BarContext bar(double t) noexcept {
         while (segment_ + 1 < song_.segmentStart.size() && song_.segmentStart[segment_ + 1] <= t)
             ++segment_;
-        const double start = song_.segmentStart[segment_], length = song_.segmentLength[segment_];
-        double j = std::floor((t - start) / length);
-        if (start + j * length > t)
-            j -= 1.0;
-        if (start + (j + 1.0) * length <= t)
-            j += 1.0;
-        kel::BarContext bar;
-        bar.index = song_.segmentFirstBar[segment_] + static_cast<long long>(j);
-        bar.startBeats = start + j * length;
-        bar.lengthBeats = length;
-        return bar;
+        return kel::timing::barContaining(t, song_.segmentStart[segment_], song_.segmentLength[segment_],
+                                          song_.segmentFirstBar[segment_]);
     }
 
     bool pedalDown(double t) noexcept {
