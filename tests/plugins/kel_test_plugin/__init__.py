@@ -59,7 +59,7 @@ class ToyDynamics(ChainModel):
         return nn.functional.nll_loss(torch.log(outputs.clamp_min(1e-8)), bins)
 
     def metrics(self, outputs, targets):
-        expected = outputs @ BIN_CENTRES
+        expected = outputs @ BIN_CENTRES.to(outputs)  # on the outputs' device (the meta check)
         return {"velocity_mae": float((expected - targets[:, 0]).abs().mean())}
 
     @classmethod
