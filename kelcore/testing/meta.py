@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..components import SequenceModel
+from ..components import Sequence, SequenceModel
 from .checks import ConformanceError, _model, _spec, describe
 
 META = torch.device("meta")
@@ -76,6 +77,7 @@ def check_runs_on_meta(cls: type[SequenceModel], options: Any = None) -> None:
     """Forward (training and eval mode), loss, backward, one default-trainer step, metrics and the test picture
     run with the model and every batch on the ``meta`` device (module docstring)."""
     from ..training.default import TrainingStep
+    from ..training.windows import TrainingWindows
 
     name = "runs on the meta device"
     spec = _spec(cls)
@@ -91,7 +93,10 @@ def check_runs_on_meta(cls: type[SequenceModel], options: Any = None) -> None:
     _run(cls, name, "forward and loss in eval mode",
          lambda: model.eval().loss(model(x).reshape(-1, spec.output_size), y.reshape(-1, cls.target_size)), False)
     step = TrainingStep(model, TrainingStep.optimizer(model, 1e-3, 0.0), grad_clip=1.0)
-    _run(cls, name, "a training step through the default trainer", lambda: step(x, y, valid), False)
+    windows = TrainingWindows([Sequence(f"s{i}", np.zeros((n, spec.input_size), np.float32),
+                                        np.zeros((n, cls.target_size), np.float32)) for i, n in enumerate((9, 15))], 8)
+    _run(cls, name, "a training step through the default trainer (its batch drawn to the device as it draws one)",
+         lambda: step(*windows.batch(torch.arange(len(windows)), META)), False)
     out, tgt = torch.empty(20, spec.output_size, device=META), torch.empty(20, cls.target_size, device=META)
     model.eval()
     _run(cls, name, "metrics", lambda: model.metrics(out, tgt), True)
