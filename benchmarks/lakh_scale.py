@@ -9,6 +9,13 @@ Measured through the Lakh plugin's own path (index -> cached parallel extraction
     python benchmarks/lakh_scale.py                 # 3,000 files
     python benchmarks/lakh_scale.py --files 200 --quick
     python benchmarks/lakh_scale.py --full          # 176,581 files (the size of LMD-full)
+    python benchmarks/lakh_scale.py --full --train  # ... then MelodyTransformer trained one epoch on it
+
+``--train`` adds a phase (a fresh process again): the warm preparation, then ``DefaultTrainer.fit`` of
+MelodyTransformer for one epoch over the whole training split, its windows drawn per batch from the packed,
+memory-mapped store (nothing stacked). Validation and test are capped at ``--eval-sequences`` sequences: the
+evaluation holds every output of a split in memory (~0.5 GB for LMD-full's validation split), which this phase does
+not yet stream. It reports the epoch's time, sequences (training windows) per second and the phase's peak memory.
 
 Prints files/s and peak memory of each phase (run in a fresh process, so that its peaks are its own); --json
 writes them. Two memory figures, for the phase's process and its largest worker:
@@ -129,7 +136,7 @@ def build_tree(root: Path, files: int, pool: list[bytes]) -> float:
 
 
 def measure(files: int, workdir: Path, source: Path, workers: int | None, pieces: int = 120,
-            spill_mb: float | None = None) -> dict:
+            spill_mb: float | None = None, train: dict | None = None) -> dict:
     from kel_plugin_lakh.dataset import read_index
 
     pool = sources(source, min(files, pieces))
@@ -147,7 +154,61 @@ def measure(files: int, workdir: Path, source: Path, workers: int | None, pieces
             result[phase] = pool.submit(prepare_phase, root, cache, workdir / f"run-{phase}", workers,
                                         spill_mb).result()
         result[phase]["files_per_s"] = files / result[phase]["seconds"]
+    if train is not None:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            result["train"] = pool.submit(train_phase, root, cache, workdir / "run-train", workers, spill_mb,
+                                          **train).result()
     return result
+
+
+def train_phase(root: Path, cache: Path, run_dir: Path, workers: int | None, spill_mb: float | None,
+                batch_size: int, window: int, device: str, eval_sequences: int,
+                train_sequences: int | None) -> dict:
+    """Warm preparation; every batch of one epoch drawn from the store as the trainer draws them (the data path's
+    time and memory at full size); then MelodyTransformer trained one epoch by the default trainer on the training
+    split (or its first ``train_sequences``: a machine too slow for a full-size epoch extrapolates from it)."""
+    import torch
+
+    from kelcore.api import PreparedData, RunContext, build_model
+    from kelcore.data import store as packed
+    from kelcore.training.default import DefaultTrainer, DefaultTrainerOptions
+    from kelcore.training.windows import TrainingWindows
+    from kel_plugin_lakh import LakhDataset
+    from kel_plugin_melody import MelodyTransformer
+
+    if spill_mb is not None:
+        packed.SPILL_BYTES = int(spill_mb * 2**20)
+    dataset = LakhDataset(LakhDataset.Options(root=root, task="melody", cache_dir=cache, workers=workers))
+    with AnonSampler() as whole:
+        data = dataset.prepare(RunContext(run_dir=run_dir, seed=0, job="scale", progress=False))
+        windows = TrainingWindows(data.train, window)
+        with AnonSampler() as drawing:
+            started = time.perf_counter()
+            for index in torch.randperm(len(windows), generator=torch.Generator().manual_seed(0)).split(batch_size):
+                windows.batch(index)
+            draw_s = time.perf_counter() - started
+        trained = data.train if train_sequences is None else data.train[:train_sequences]
+        subset = PreparedData(trained, data.validation[:eval_sequences], data.test[:eval_sequences],
+                              data.normalization, data.report)
+        options = DefaultTrainerOptions(epochs=1, batch_size=batch_size, window=window, device=device,
+                                        tensorboard=False, keep_best=0)
+        model = build_model(MelodyTransformer, None, seed=0)
+        with AnonSampler() as during:
+            started = time.perf_counter()
+            result = DefaultTrainer(options).fit(model, subset, RunContext(run_dir=run_dir / "melody", seed=0,
+                                                                           job="melody", progress=False))
+            fit_s = time.perf_counter() - started
+    steps_per_s = result.report["train_steps_per_s"]
+    fitted = len(TrainingWindows(trained, window))
+    rate = fitted / (-(-fitted // batch_size) / steps_per_s)  # training windows per second
+    return {"train_sequences": len(data.train), "windows": len(windows), "batch_size": batch_size, "window": window,
+            "draw_s": draw_s, "peak_anon_mb_draw": drawing.main,
+            "fitted_sequences": len(trained), "fitted_windows": fitted, "device": result.report["device"],
+            "sequences_per_s": rate, "steps_per_s": steps_per_s, "epoch_s": len(windows) / rate, "fit_s": fit_s,
+            "epoch_measured": len(trained) == len(data.train),
+            "test_top1": result.test_metrics["top1"], "eval_sequences": eval_sequences,
+            "peak_anon_mb_fit": during.main, "peak_anon_mb_main": whole.main, "peak_anon_mb_total": whole.total,
+            "peak_mb_main": peak_mb()[0]}
 
 
 def prepare_phase(root: Path, cache: Path, run_dir: Path, workers: int | None, spill_mb: float | None = None
@@ -185,12 +246,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spill-mb", type=float, default=None,
                         help="features kept in memory before the packed store goes to its file (default: kelcore's "
                              "SPILL_BYTES, 32 MiB; 0: on disk from the start, as at full size)")
+    parser.add_argument("--train", action="store_true",
+                        help="then train MelodyTransformer one epoch on the prepared corpus (module docstring)")
+    parser.add_argument("--batch-size", type=int, default=256, help="--train: windows per step")
+    parser.add_argument("--window", type=int, default=32, help="--train: time steps per window")
+    parser.add_argument("--device", default="cpu", help="--train: cpu, cuda, auto, ...")
+    parser.add_argument("--train-sequences", type=int, default=None,
+                        help="--train: fit on the first N training sequences only (default all); every batch of the "
+                             "full epoch is still drawn from the store, and the epoch time is extrapolated")
+    parser.add_argument("--eval-sequences", type=int, default=2000,
+                        help="--train: validation and test sequences evaluated (each split capped)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     files = FULL if args.full else 200 if args.quick else args.files
     workdir = Path(tempfile.mkdtemp(prefix="kel-lakh-scale-", dir=args.workdir))
     try:
-        result = measure(files, workdir, args.source, args.workers, 20 if args.quick else 120, args.spill_mb)
+        train = ({"batch_size": args.batch_size, "window": args.window, "device": args.device,
+                  "eval_sequences": args.eval_sequences, "train_sequences": args.train_sequences}
+                 if args.train else None)
+        result = measure(files, workdir, args.source, args.workers, 20 if args.quick else 120, args.spill_mb, train)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"Lakh-layout tree of {files:,} real-derived MIDI files ({result['tree_mb']:.0f} MB, from "
@@ -203,6 +277,18 @@ def main(argv: list[str] | None = None) -> int:
               f"  peak anon main {row['peak_anon_mb_main']:.0f} MB, worker {row['peak_anon_mb_worker']:.0f} MB, "
               f"together {row['peak_anon_mb_total']:.0f} MB  store "
               + (f"{row['store_mb']:.0f} MB on disk" if row["store_mb"] else "in memory (small)"))
+    if "train" in result:
+        row = result["train"]
+        measured = "" if row["epoch_measured"] else (f", extrapolated from a fit on {row['fitted_sequences']:,} "
+                                                     f"sequences ({row['fitted_windows']:,} windows)")
+        print(f"  train MelodyTransformer one epoch on {row['device']}: {row['train_sequences']:,} sequences, "
+              f"{row['windows']:,} windows of {row['window']} (batch {row['batch_size']}); every batch of the epoch "
+              f"drawn from the store in {row['draw_s']:.1f} s (peak anon {row['peak_anon_mb_draw']:.0f} MB); "
+              f"epoch {row['epoch_s']:.1f} s, {row['sequences_per_s']:.0f} sequences/s "
+              f"({row['steps_per_s']:.2f} steps/s){measured}; fit {row['fit_s']:.1f} s (validation/test capped at "
+              f"{row['eval_sequences']:,} sequences), test top-1 {row['test_top1']:.3f}; peak anon main "
+              f"{row['peak_anon_mb_main']:.0f} MB (during the fit {row['peak_anon_mb_fit']:.0f} MB), with workers "
+              f"{row['peak_anon_mb_total']:.0f} MB, peak RSS {row['peak_mb_main']:.0f} MB")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0

@@ -1,12 +1,20 @@
-"""Training throughput: kelcore's default trainer against a plain PyTorch loop over the same tensors, per model.
+"""Training throughput: kelcore's default trainer against plain PyTorch loops over the same windows, per model.
 
-    python benchmarks/train_throughput.py [--quick] [--epochs N] [--sequences N] [--models a,b]
+    python benchmarks/train_throughput.py [--quick] [--device cpu|cuda|auto] [--epochs N] [--sequences N]
+                                          [--models a,b]
 
 For each in-repo model: the same synthetic training windows (valid targets of the model's contract, drawn with
-a fixed seed), the same Adam, batch size, window, gradient clipping and batch order. "plain loop" is the floor
-of framework overhead: zero_grad / forward / masked loss / backward / clip / step and nothing else. "kelcore"
-is ``DefaultTrainer.fit`` on the CPU: its own timer of the training steps (what the run prints as steps/s),
-and the whole fit (with validation, checkpoints, metrics file and final test evaluation) for reference.
+a fixed seed), the same batch size, window, gradient clipping and batch order, on ``--device``. Side by side in
+one run, before and after issue 20:
+
+* "plain loop" -- the step as the trainer did it before: every window stacked on the device up front, a boolean
+  mask for the valid steps, ``loss.item()`` every step (a host synchronisation), default Adam;
+* "sync-free" -- the step as the trainer does it now (``TrainingStep``): each batch drawn from the sequences
+  (``TrainingWindows``), valid steps by host-known indices, the loss summed on the device and read once at the
+  end, foreach Adam (fused on CUDA);
+* "kelcore" -- ``DefaultTrainer.fit``: its own timer of the training steps (what the run prints as steps/s), and
+  the whole fit (with validation, checkpoints, metrics file and final test evaluation) for reference.
+
 sequences/s = training windows per second (steps/s x batch size).
 """
 from __future__ import annotations
@@ -24,7 +32,9 @@ from kelcore.api import PreparedData, RunContext, Sequence
 from kelcore.plugins import get_registry
 from kelcore.runs import build_model
 from kelcore.spec import get_spec
-from kelcore.training.default import DefaultTrainer, DefaultTrainerOptions, make_windows
+from kelcore.devices import resolve_device
+from kelcore.training.default import DefaultTrainer, DefaultTrainerOptions, TrainingStep, make_windows
+from kelcore.training.windows import TrainingWindows
 
 MODELS = ["dynamics", "emotion", "groove", "harmony", "melody"]
 
@@ -54,15 +64,17 @@ def sequences(spec: str, count: int, steps: int, seed: int = 0) -> list[Sequence
                      targets_for(spec, steps, rng), group=f"g{i}") for i in range(count)]
 
 
-def plain_loop(model: torch.nn.Module, train: list[Sequence], opts, epochs: int, seed: int) -> tuple[int, float]:
-    """The floor: the same windows, optimizer, clipping and batch order, nothing else."""
-    inputs, targets, mask = make_windows(train, opts.window)
+def plain_loop(model: torch.nn.Module, train: list[Sequence], opts, epochs: int, seed: int,
+               device: torch.device) -> tuple[int, float]:
+    """The previous trainer's step: stacked windows on the device, boolean mask, ``.item()`` every step."""
+    model.to(device)
+    inputs, targets, mask = (t.to(device) for t in make_windows(train, opts.window))
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.learning_rate, weight_decay=opts.weight_decay)
     model.train()
     steps, start = 0, time.perf_counter()
     for epoch in range(epochs):
         generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        for index in torch.randperm(len(inputs), generator=generator).split(opts.batch_size):
+        for index in torch.randperm(len(inputs), generator=generator).to(device).split(opts.batch_size):
             optimizer.zero_grad(set_to_none=True)
             m = mask[index]
             loss = model.loss(model(inputs[index])[m], targets[index][m])
@@ -71,6 +83,23 @@ def plain_loop(model: torch.nn.Module, train: list[Sequence], opts, epochs: int,
             optimizer.step()
             loss.item()
             steps += 1
+    return steps, time.perf_counter() - start
+
+
+def sync_free_loop(model: torch.nn.Module, train: list[Sequence], opts, epochs: int, seed: int,
+                   device: torch.device) -> tuple[int, float]:
+    """The trainer's step now: batches drawn per step, no host read until the end."""
+    model.to(device)
+    windows = TrainingWindows(train, opts.window)
+    step = TrainingStep(model, TrainingStep.optimizer(model, opts.learning_rate, opts.weight_decay), opts.grad_clip)
+    model.train()
+    steps, start = 0, time.perf_counter()
+    for epoch in range(epochs):
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        for index in torch.randperm(len(windows), generator=generator).split(opts.batch_size):
+            step(*windows.batch(index, device))
+            steps += 1
+    step.read()  # the one synchronisation: the device has finished every step
     return steps, time.perf_counter() - start
 
 
@@ -86,9 +115,9 @@ def kelcore_fit(model, train, validation, opts, seed: int) -> tuple[float | None
     return result.report.get("train_steps_per_s"), wall, steps
 
 
-def options(epochs: int, batch_size: int, window: int) -> DefaultTrainerOptions:
+def options(epochs: int, batch_size: int, window: int, device: str = "cpu") -> DefaultTrainerOptions:
     wanted = {"epochs": epochs, "batch_size": batch_size, "window": window, "patience": epochs, "keep_best": 0,
-              "device": "cpu", "tensorboard": False}
+              "device": device, "tensorboard": False}
     return DefaultTrainerOptions(**{k: v for k, v in wanted.items() if k in DefaultTrainerOptions.model_fields})
 
 
@@ -101,34 +130,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (as the trainer's option)")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs, args.sequences, args.steps = 2, 16, 128
-    opts = options(args.epochs, args.batch_size, args.window)
+    opts = options(args.epochs, args.batch_size, args.window, args.device)
+    device = resolve_device(args.device)
     registry = get_registry()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; {args.epochs} epoch(s), "
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type.upper()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {where}; {args.epochs} epoch(s), "
           f"{args.sequences} sequences x {args.steps} steps, batch {args.batch_size} x window {args.window}",
           file=sys.stderr)
-    header = (f"{'model':<20}{'plain steps/s':>14}{'kelcore steps/s':>17}{'overhead':>10}"
+    header = (f"{'model':<20}{'plain steps/s':>14}{'sync-free steps/s':>19}{'kelcore steps/s':>17}{'overhead':>10}"
               f"{'plain seq/s':>13}{'kelcore seq/s':>15}{'whole fit steps/s':>19}")
     rows = [header]
     for name in args.models.split(","):
         cls = registry.get("models", name).obj
         train = sequences(cls.spec_name, args.sequences, args.steps, seed=1)
         validation = sequences(cls.spec_name, max(2, args.sequences // 8), args.steps, seed=2)
-        plain_loop(build_model(cls, None, seed=0), train[:2], opts, 1, seed=0)  # warm-up, untimed
+        plain_loop(build_model(cls, None, seed=0), train[:2], opts, 1, 0, device)  # warm-up, untimed
+        sync_free_loop(build_model(cls, None, seed=0), train[:2], opts, 1, 0, device)
         torch.manual_seed(0)
-        steps, seconds = plain_loop(build_model(cls, None, seed=0), train, opts, args.epochs, seed=0)
+        steps, seconds = plain_loop(build_model(cls, None, seed=0), train, opts, args.epochs, 0, device)
         plain = steps / seconds
+        torch.manual_seed(0)
+        steps, seconds = sync_free_loop(build_model(cls, None, seed=0), train, opts, args.epochs, 0, device)
+        sync_free = steps / seconds
         torch.manual_seed(0)
         own, wall, fit_steps = kelcore_fit(build_model(cls, None, seed=0), train, validation, opts, seed=0)
         ours = own if own is not None else fit_steps / wall
         overhead = plain / ours - 1
-        rows.append(f"{cls.spec_name:<20}{plain:>14.1f}{ours:>17.1f}{overhead:>+9.1%} {plain * args.batch_size:>12.0f}"
-                    f"{ours * args.batch_size:>15.0f}{fit_steps / wall:>19.1f}")
+        rows.append(f"{cls.spec_name:<20}{plain:>14.1f}{sync_free:>19.1f}{ours:>17.1f}{overhead:>+9.1%} "
+                    f"{plain * args.batch_size:>12.0f}{ours * args.batch_size:>15.0f}{fit_steps / wall:>19.1f}")
         print(rows[-1], file=sys.stderr)
     print("\n".join(rows))
-    print("overhead = plain loop steps/s / kelcore steps/s - 1 (per-step time kelcore adds to the floor)")
+    print("overhead = plain loop steps/s / kelcore steps/s - 1 (negative: the trainer now steps faster than the "
+          "previous step's loop)")
     return 0
 
 

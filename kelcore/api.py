@@ -37,6 +37,7 @@ from .progress import Progress, on_terminal, track  # noqa: F401
 from .runs import build_model, count_parameters  # noqa: F401
 from .spec import HEADER_PATH as SPEC_HEADER  # noqa: F401
 from .spec import ModelSpec, SpecError, get_spec, load_specs  # noqa: F401
+from .training.randomness import HostDropout, host_uniform  # noqa: F401
 
 
 def component_of(obj: Any) -> dict[str, str] | None:
@@ -57,12 +58,12 @@ def component_of(obj: Any) -> dict[str, str] | None:
 # Every public name, listed (not computed from dir(): a test runner may add its own names to the module).
 __all__ = ["ACTIVATION_MODULES", "ChainModel", "Command", "DEMO_MARKER", "Dataset", "DatasetOptions",
     "DatasetProblem", "EXPORT_TOLERANCE", "ExportContext", "ExportError", "ExportResult", "Exporter", "Extracted", "FeatureCache", "ForeignFilesError", "OUTPUT_MARKER",
-    "FeatureContract", "FeatureElement", "FileCheck", "IndexedDataset", "KelcoreError", "ModelSpec", "Options",
+    "FeatureContract", "FeatureElement", "FileCheck", "HostDropout", "IndexedDataset", "KelcoreError", "ModelSpec", "Options",
     "OutputActivation", "PROBLEM_KINDS", "PreparedData", "Progress", "RECURRENT_MODULES", "RunContext",
     "SPEC_HEADER", "SPLITS", "SYNTHETIC_DEMO", "Sequence", "SequenceModel", "SpecError", "TRAIN_ONLY_MODULES", "Track", "TrainResult",
     "Trainer", "UsageError", "ValidationReport", "WorkError", "apply_normalization", "atomic_write", "build_model",
     "cache_dir_of", "check_produced_widths", "claim_output_folder", "class_nll", "component_of", "config_digest", "count_parameters",
     "default_cache_dir", "default_workers", "describe_exception", "extract_tracks", "file_digest",
-    "fit_normalization", "get_spec", "hookimpl", "load_or_draw_split", "load_specs", "log_probs", "mark_demo", "mark_output_folder", "on_terminal",
+    "fit_normalization", "get_spec", "hookimpl", "host_uniform", "load_or_draw_split", "load_specs", "log_probs", "mark_demo", "mark_output_folder", "on_terminal",
     "parallel_map", "pearson", "perplexity", "prepare_dataset", "provenance_of", "rmse", "split_by_group", "stack_targets",
     "topk_accuracy", "track", "validate_tracks", "write_json_atomic", "write_text_atomic"]

@@ -352,7 +352,8 @@ SPEC_CHECKS = frozenset({check_spec_exists, check_input_size, check_output_size,
 
 
 def model_checks() -> list[Callable[..., None]]:
-    """The core's model checks plus every registered exporter's ``model_checks`` (e.g. RTNeural's layer rules)."""
+    """The core's model checks plus every registered exporter's ``model_checks`` (e.g. RTNeural's layer rules),
+    then the device checks on the ``meta`` device."""
     from ..plugins import get_registry
 
     extra: list[Callable[..., None]] = []
@@ -360,4 +361,6 @@ def model_checks() -> list[Callable[..., None]]:
         for check in getattr(component.obj, "model_checks", ()):
             if check not in extra:
                 extra.append(check)
-    return [*CHECKS[:4], *extra, *CHECKS[4:]]
+    from .meta import DEVICE_CHECKS  # the meta-device checks (kelcore.testing.meta) run last
+
+    return [*CHECKS[:4], *extra, *CHECKS[4:], *DEVICE_CHECKS]

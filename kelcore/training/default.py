@@ -7,8 +7,14 @@ epoch ``e`` is drawn from ``seed`` and ``e`` alone, and every checkpoint holds
 model, optimizer, scheduler, early-stopping and RNG state plus the position in
 the epoch, so a resumed run ends with the same weights as an uninterrupted one.
 
-Devices: training runs on ``device`` (``auto`` = CUDA, then MPS, then CPU); the
-training windows are moved there once, so a step copies nothing from the host.
+Devices: training runs on ``device`` (``auto`` = CUDA, then MPS, then CPU). Each
+batch of windows is assembled on the host from the sequences (views into the
+memory-mapped store: memory stays bounded at any corpus size, see
+:mod:`kelcore.training.windows`) and copied to the device asynchronously. A step
+reads nothing back to the host: the loss is summed on the device and checked for
+NaN/inf every ``SYNC_EVERY`` steps and at the end of each epoch (a non-finite loss
+still stops the run with an error naming the batches), so a GPU is never left
+waiting for the Python loop. Adam is fused on CUDA, foreach elsewhere.
 Validation runs there too; the final test evaluation runs on the CPU in float32,
 as the plugin does, and the model is returned on the CPU. Epochs are numbered
 from 1 everywhere (console, ``metrics.csv``, checkpoint names, ``report.json``).
@@ -33,6 +39,10 @@ from . import TrainingError
 from .checkpoints import CheckpointManager, set_rng_state
 from .early_stopping import EarlyStopping
 from .history import TrainingMetrics
+from .windows import TrainingWindows
+
+#: training steps between the two host reads of a running epoch (loss shown, NaN/inf check); also at each epoch end
+SYNC_EVERY = 100
 
 
 class DefaultTrainerOptions(Options):
@@ -147,6 +157,53 @@ class Interrupted(Exception):
     """Training stopped on Ctrl-C after saving a checkpoint."""
 
 
+class TrainingStep:
+    """One optimizer step on the model's device that reads nothing back to the host.
+
+    ``step(x, y, valid)``: zero the gradients, forward, the model's loss on the valid steps (flat indices into
+    ``B * T``), backward, clip, update. The losses are summed on the device, and the first non-finite one (its
+    value and the step number, counted from 0) is kept there; :meth:`read` brings them to the host when the caller
+    chooses (one synchronisation)."""
+
+    def __init__(self, model: SequenceModel, optimizer: torch.optim.Optimizer, grad_clip: float | None,
+                 loss_sum: float = 0.0) -> None:
+        self.model, self.optimizer, self.grad_clip = model, optimizer, grad_clip
+        device = next(model.parameters()).device
+        self.loss_sum = torch.tensor(loss_sum, dtype=torch.float32, device=device)
+        self.steps = torch.tensor(0, device=device)
+        self.first_bad = torch.tensor(-1, device=device)
+        self.bad_loss = torch.tensor(0.0, device=device)
+
+    @staticmethod
+    def optimizer(model: SequenceModel, learning_rate: float, weight_decay: float) -> torch.optim.Adam:
+        """Adam over the model's parameters: fused on CUDA (one kernel for all), foreach elsewhere."""
+        fused = next(model.parameters()).device.type == "cuda"
+        return torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay,
+                                **({"fused": True} if fused else {"foreach": True}))
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        out = self.model(x)
+        loss = self.model.loss(out.reshape(-1, out.shape[-1]).index_select(0, valid),
+                               y.reshape(-1, y.shape[-1]).index_select(0, valid))
+        loss.backward()
+        if self.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.optimizer.step()
+        loss = loss.detach()
+        self.loss_sum += loss
+        first = (self.first_bad < 0) & ~torch.isfinite(loss)
+        self.first_bad = torch.where(first, self.steps, self.first_bad)
+        self.bad_loss = torch.where(first, loss.to(self.bad_loss.dtype), self.bad_loss)
+        self.steps += 1
+        return loss
+
+    def read(self) -> tuple[float, int, float]:
+        """(the loss sum, the step of the first non-finite loss or -1, that loss): one host synchronisation."""
+        values = torch.stack([self.loss_sum, self.first_bad.to(self.loss_sum.dtype), self.bad_loss]).tolist()
+        return values[0], int(values[1]), values[2]
+
+
 class DefaultTrainer(Trainer):
     """Adam, ReduceLROnPlateau, early stopping, checkpoints, metrics, resume."""
 
@@ -159,9 +216,8 @@ class DefaultTrainer(Trainer):
         device = resolve_device(opts.device)
         context.log(f"{context.job}: training on {describe(device, opts.device)}")
         model.to(device)
-        # the training windows go to the device once; a step only indexes them there
-        inputs, targets, mask = (t.to(device) for t in make_windows(data.train, opts.window))
-        optimizer = torch.optim.Adam(model.parameters(), lr=opts.learning_rate, weight_decay=opts.weight_decay)
+        windows = TrainingWindows(data.train, opts.window)  # batches are drawn from the sequences per step
+        optimizer = TrainingStep.optimizer(model, opts.learning_rate, opts.weight_decay)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, factor=opts.lr_factor, patience=opts.lr_patience)
         stopper = EarlyStopping(opts.patience, opts.min_delta)
@@ -195,7 +251,7 @@ class DefaultTrainer(Trainer):
         try:
             with _StopRequest() as stop:
                 while position["epoch"] < opts.epochs and not position["stopped"]:
-                    self._train_epoch(model, optimizer, opts, inputs, targets, mask, position, context, stop,
+                    self._train_epoch(model, optimizer, opts, windows, device, position, context, stop,
                                       snapshot, checkpoints)
                     self._end_epoch(model, data, opts, scheduler, stopper, log, checkpoints, position, context,
                                     snapshot, optimizer, board)
@@ -211,49 +267,48 @@ class DefaultTrainer(Trainer):
         model.to("cpu", torch.float32)  # final evaluation and export: CPU, float32, as the plugin runs it
         return self._result(model, data, stopper, position, device)
 
-    def _train_epoch(self, model, optimizer, opts, inputs, targets, mask, position, context, stop, snapshot,
+    def _train_epoch(self, model, optimizer, opts, windows, device, position, context, stop, snapshot,
                      checkpoints) -> None:
         epoch = position["epoch"]
         generator = torch.Generator().manual_seed(context.seed * 1_000_003 + epoch)
-        batches = torch.randperm(len(inputs), generator=generator).to(inputs.device).split(opts.batch_size)
+        batches = torch.randperm(len(windows), generator=generator).split(opts.batch_size)
         model.train()
-        started, steps = time.perf_counter(), 0
+        step = TrainingStep(model, optimizer, opts.grad_clip, position["loss_sum"])
+        started, steps, first_batch = time.perf_counter(), 0, position["batch"]
+
+        def check() -> None:
+            """Reads the running loss (one host synchronisation): shown, kept, and stopped on NaN/inf."""
+            loss_sum, bad_step, bad_loss = step.read()
+            if bad_step >= 0:
+                raise TrainingError(
+                    f"{context.job}: training loss became {bad_loss} at epoch {epoch + 1}, batch "
+                    f"{first_batch + bad_step}; the last good checkpoint is {checkpoints.last_path}. "
+                    f"Try a lower learning_rate (now {optimizer.param_groups[0]['lr']:g}) or check the dataset's "
+                    "inputs for NaN/inf")
+            position["loss_sum"] = loss_sum
+            bar.update(0, postfix=f"loss {loss_sum / max(position['loss_count'], 1):.4f}")
+
         with Progress(len(batches), f"{context.job} epoch {epoch + 1}/{opts.epochs}", context.progress) as bar:
             bar.update(position["batch"])
             while position["batch"] < len(batches):
                 if stop.requested:
+                    check()
                     position["train_seconds"] += time.perf_counter() - started
                     position["train_steps"] += steps
                     checkpoints.save_last(snapshot())
                     raise Interrupted(f"{context.job}: interrupted at epoch {epoch + 1}, batch {position['batch']}; "
                                       f"checkpoint saved to {checkpoints.last_path}")
-                index = batches[position["batch"]]
-                loss = self._train_step(model, optimizer, opts, inputs[index], targets[index], mask[index])
-                if not math.isfinite(loss):
-                    raise TrainingError(
-                        f"{context.job}: training loss became {loss} at epoch {epoch + 1}, batch {position['batch']}; "
-                        f"the last good checkpoint is {checkpoints.last_path}. Try a lower learning_rate "
-                        f"(now {optimizer.param_groups[0]['lr']:g}) or check the dataset's inputs for NaN/inf")
-                position["loss_sum"] += loss
+                step(*windows.batch(batches[position["batch"]], device))
                 position["loss_count"] += 1
                 position["batch"] += 1
                 steps += 1
-                bar.update(postfix=f"loss {position['loss_sum'] / position['loss_count']:.4f}")
+                bar.update()
+                if position["batch"] % SYNC_EVERY == 0:
+                    check()
+            check()
         position["train_seconds"] += time.perf_counter() - started
         position["train_steps"] += steps
         position["epoch_rate"] = steps / max(time.perf_counter() - started, 1e-9)
-
-    @staticmethod
-    def _train_step(model, optimizer, opts, x, y, m) -> float:
-        optimizer.zero_grad(set_to_none=True)
-        loss = model.loss(model(x)[m], y[m])
-        if not torch.isfinite(loss):
-            return loss.item()
-        loss.backward()
-        if opts.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
-        optimizer.step()
-        return loss.item()
 
     def _end_epoch(self, model, data, opts, scheduler, stopper, log, checkpoints, position, context, snapshot,
                    optimizer, board) -> None:

@@ -53,7 +53,7 @@ class DynamicsEngine(ChainModel):
 
     def plot_test(self, outputs: torch.Tensor, targets: torch.Tensor, figure) -> str:
         """Expected velocity against the performed velocity, every test note."""
-        expected = outputs @ BIN_CENTRES
+        expected = outputs @ BIN_CENTRES.to(outputs)  # on the outputs' device and dtype
         ax = figure.add_subplot()
         ax.scatter(targets[:, 0].numpy(), expected.numpy(), s=4, alpha=0.3)
         ax.plot([0, 127], [0, 127], color="grey", linewidth=0.8)
@@ -62,7 +62,7 @@ class DynamicsEngine(ChainModel):
         return "Expected velocity (sum of p_k x bin centre) against the performed velocity, every test note."
 
     def metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-        expected = outputs @ BIN_CENTRES
+        expected = outputs @ BIN_CENTRES.to(outputs)  # on the outputs' device and dtype
         velocity = targets[:, 0]
         return {"velocity_mae": float((expected - velocity).abs().mean()),
                 "bin_accuracy": float((outputs.argmax(dim=1) == velocity_bins(velocity)).float().mean())}

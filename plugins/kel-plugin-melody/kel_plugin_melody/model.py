@@ -18,7 +18,6 @@ benchmarks/melody_real.py on all Bach chorales and all folk tunes of music21's c
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import torch
@@ -26,7 +25,8 @@ from pydantic import Field
 from torch import nn
 
 import kelcore
-from kelcore.api import ChainModel, FeatureContract, Options, Sequence, class_nll, perplexity, topk_accuracy
+from kelcore.api import (ChainModel, FeatureContract, HostDropout, Options, Sequence, class_nll, host_uniform,
+                         perplexity, topk_accuracy)
 from kel_contracts.melody import CONTRACT, OCTAVES
 
 SPEC = kelcore.get_spec("MelodyTransformer")
@@ -46,16 +46,21 @@ class MelodyOptions(Options):
                            "(inputs, key and target, consistently; kept within MIDI 0..127); 0 disables")
 
 
-def contract_encoded(x: torch.Tensor) -> bool:
-    """Whether ``x[..., 64]`` holds the contract's raw encoding where transposition reads it: the previous pitch
-    class and octave each one-hot (or both all zero: no previous note), the key one-hot (or all zero: a padded
-    step)."""
+def encoded_steps(x: torch.Tensor) -> torch.Tensor:
+    """Per step of ``x[..., 64]``, whether it holds the contract's raw encoding where transposition reads it: the
+    previous pitch class and octave each one-hot (or both all zero: no previous note), the key one-hot (or all zero:
+    a padded step). A tensor on ``x``'s device: nothing is read back to the host."""
     pitch_class = x[..., PITCH_CLASS:PITCH_CLASS + 12]
     octave = x[..., OCTAVE:OCTAVE + OCTAVES]
     key = x[..., KEY:KEY + 12]
-    binary = all(bool(((s == 0) | (s == 1)).all()) for s in (pitch_class, octave, key))
-    return (binary and bool((pitch_class.sum(-1) == octave.sum(-1)).all()) and bool((pitch_class.sum(-1) <= 1).all())
-            and bool((key.sum(-1) <= 1).all()))
+    binary = torch.stack([((s == 0) | (s == 1)).all(-1) for s in (pitch_class, octave, key)]).all(0)
+    return (binary & (pitch_class.sum(-1) == octave.sum(-1)) & (pitch_class.sum(-1) <= 1)
+            & (key.sum(-1) <= 1))
+
+
+def contract_encoded(x: torch.Tensor) -> bool:
+    """Whether every step of ``x[..., 64]`` holds the contract's raw encoding (:func:`encoded_steps`)."""
+    return bool(encoded_steps(x).all())
 
 
 def decode_previous_pitch(x: torch.Tensor, check: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,7 +116,8 @@ def draw_shifts(x: torch.Tensor, limit: int, generator: torch.Generator | None =
     high = torch.where(present, pitch, torch.full_like(pitch, -1)).amax(dim=1)
     lo = torch.clamp(-low, min=-limit).clamp(max=0)                  # no previous pitch: low = 128 -> lo = -limit
     hi = torch.clamp(PITCHES - 1 - high, max=limit).clamp(min=0)
-    u = torch.rand(len(x), generator=generator).to(x.device)
+    # drawn on the host (the CPU's generator, or the one given): the same shifts on every device for one seed
+    u = host_uniform((len(x),), x.device) if generator is None else torch.rand(len(x), generator=generator).to(x.device)
     return lo + torch.floor(u * (hi - lo + 1)).long().clamp(max=hi - lo)
 
 
@@ -127,10 +133,10 @@ class MelodyTransformer(ChainModel):
 
     def __init__(self, options: MelodyOptions | None = None) -> None:
         super().__init__(options)
-        self._warned = False
         # No Dropout module at dropout = 0: the chain (and state_dict keys) of runs saved before dropout existed, which
         # record dropout = 0 in their options, is rebuilt exactly; exports never hold it (a train-only module).
-        dropout = [nn.Dropout(self.options.dropout)] if self.options.dropout > 0 else []
+        # HostDropout: masks drawn on the host, so a CUDA run draws what a CPU run draws (kelcore.api.HostDropout)
+        dropout = [HostDropout(self.options.dropout)] if self.options.dropout > 0 else []
         self.layers = nn.ModuleList([
             nn.LSTM(SPEC.input_size, HIDDEN, batch_first=True), *dropout,
             nn.Linear(HIDDEN, 216, bias=False), nn.Tanh(),
@@ -139,17 +145,15 @@ class MelodyTransformer(ChainModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The chain; while training with ``transpose``, each window in a random key with its prediction moved
-        back (module docstring)."""
+        back (module docstring). A window that is not the contract's one-hot encoding (standardised or random
+        inputs) stays as it is: chosen per window on the device, without reading a value back to the host (a
+        synchronisation every step on a GPU)."""
         if not (self.training and self.options.transpose):
             return super().forward(x)
-        if not contract_encoded(x):
-            if not self._warned:
-                warnings.warn("MelodyTransformer: the training inputs are not the contract's one-hot encoding (e.g. "
-                              "standardised or random): transposition augmentation is skipped for them")
-                self._warned = True
-            return super().forward(x)
-        shift = draw_shifts(x, self.options.transpose, check=False)
-        return untranspose_outputs(super().forward(transpose_inputs(x, shift, check=False)), shift)
+        encoded = encoded_steps(x).all(-1)
+        shift = draw_shifts(x, self.options.transpose, check=False) * encoded
+        moved = torch.where(encoded[:, None, None], transpose_inputs(x, shift, check=False), x)
+        return untranspose_outputs(super().forward(moved), shift)
 
     @classmethod
     def feature_contract(cls) -> FeatureContract:

@@ -20,7 +20,7 @@ from torch import nn
 import kelcore
 from kelcore.api import (ChainModel, Command, Dataset, Exporter, ExportResult, FeatureContract, FeatureElement, Options,
                          PreparedData, Sequence, Trainer, TrainResult, ValidationReport)
-from kelcore.api import split_by_group, write_json_atomic
+from kelcore.api import HostDropout, split_by_group, write_json_atomic
 
 SPEC = kelcore.get_spec("DynamicsEngine")
 BIN_CENTRES = torch.arange(SPEC.output_size) * 8 + 3.5
@@ -59,7 +59,7 @@ class ToyDynamics(ChainModel):
         return nn.functional.nll_loss(torch.log(outputs.clamp_min(1e-8)), bins)
 
     def metrics(self, outputs, targets):
-        expected = outputs @ BIN_CENTRES
+        expected = outputs @ BIN_CENTRES.to(outputs)  # on the outputs' device (the meta check)
         return {"velocity_mae": float((expected - targets[:, 0]).abs().mean())}
 
     @classmethod
@@ -75,12 +75,13 @@ class ToyDynamics(ChainModel):
 
 
 class DropoutDynamics(ToyDynamics):
-    """The toy model with dropout after each hidden layer: same parameters, regularised while training."""
+    """The toy model with dropout after each hidden layer: same parameters, regularised while training (masks drawn
+    on the host: the same draws on every device)."""
 
     def __init__(self, options=None):
         super().__init__(options)
         linear1, tanh1, linear2, tanh2, out, softmax = self.layers
-        self.layers = nn.ModuleList([linear1, tanh1, nn.Dropout(0.3), linear2, tanh2, nn.Dropout(0.3), out, softmax])
+        self.layers = nn.ModuleList([linear1, tanh1, HostDropout(0.3), linear2, tanh2, HostDropout(0.3), out, softmax])
 
 
 class ToyNotesOptions(Options):
