@@ -16,7 +16,7 @@ import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from torch import nn
 __all__ = [
     "Options", "DatasetOptions", "FeatureElement", "FeatureContract", "Sequence", "PreparedData",
     "DatasetProblem", "ValidationReport", "SequenceModel", "Dataset", "Trainer",
-    "TrainResult", "Exporter", "ExportContext", "ExportResult", "ExportError",
+    "TrainResult", "Exporter", "ExportContext", "ExportResult", "ExportError", "LoadedModel",
     "Command", "RunContext", "OutputActivation", "SPLITS", "EXPORT_TOLERANCE", "FileCheck", "PROBLEM_KINDS",
     "DEMO_MARKER", "SYNTHETIC_DEMO", "mark_demo", "provenance_of",
 ]
@@ -466,8 +466,20 @@ class FileCheck:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+class LoadedModel(Protocol):
+    """An exported file read back as its host runs it (what :meth:`Exporter.load` returns)."""
+
+    def run(self, inputs: np.ndarray) -> np.ndarray:
+        """From a freshly reset state, stream ``inputs[T, in]`` one step at a time: ``outputs[T, out]``."""
+        ...
+
+
 class Exporter(ABC):
     """Writes a model to a file and proves the file reproduces PyTorch.
+
+    Required: :meth:`export` and :meth:`load` (the file read back through the format's own engine or runtime:
+    the exporter suite runs every file it exports through ``load`` and compares with PyTorch itself, so an
+    exporter's own error figure is never taken on trust).
 
     Optional parts, all used by the core's ``kelcore export`` / ``kelcore validate`` / ``kelcore check``:
     :meth:`add_arguments` and :meth:`finish` (format-specific ``kelcore export`` options and work after every
@@ -488,6 +500,14 @@ class Exporter(ABC):
         """Write ``model`` to ``path``, re-read it from disk, run it through a
         reference of the host's semantics and raise :class:`ExportError` if any
         output differs from PyTorch by more than ``tolerance``."""
+
+    @classmethod
+    def load(cls, path: Path) -> LoadedModel:
+        """Read ``path`` back as the host would run it: an object whose ``run(inputs[T, in])`` returns
+        ``outputs[T, out]`` (float32) from a fresh state. The default says the exporter has none, which fails the
+        exporter suite."""
+        raise NotImplementedError(f"the {cls.__name__} exporter has no load(path): every exporter must read its "
+                                  "files back through its format's engine (see docs/PLUGINS.md, Exporters)")
 
     @classmethod
     def add_arguments(cls, parser: Any) -> None:

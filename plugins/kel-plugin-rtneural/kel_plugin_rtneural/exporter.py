@@ -112,6 +112,11 @@ class RTNeuralExporter(Exporter):
         return []
 
     @classmethod
+    def load(cls, path: Path) -> Any:
+        """The file through the numpy reference engine (RTNeural's semantics): ``run(inputs[T, in])``."""
+        return load_model(Path(path))
+
+    @classmethod
     def check_file(cls, path: Path, check_specs: bool = False) -> FileCheck:
         from .validate import VALID, validate_file
 
