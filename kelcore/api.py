@@ -22,6 +22,7 @@ from typing import Any
 
 from .components import (DEMO_MARKER, EXPORT_TOLERANCE, PROBLEM_KINDS, SPLITS, SYNTHETIC_DEMO,  # noqa: F401
                          Command, Dataset, DatasetOptions, DatasetProblem, mark_demo, provenance_of, ExportContext, ExportError, Exporter, ExportResult, FeatureContract,
+                         FromContract, LoadedModel, UNFITTED_RUN_IDS, contract_of, export_normalisation_problem,
                          FeatureElement, FileCheck, Options, OutputActivation, PreparedData, RunContext, Sequence,
                          SequenceModel, Trainer, TrainResult, ValidationReport)
 from .data import (Extracted, FeatureCache, IndexedDataset, Track, apply_normalization, cache_dir_of,  # noqa: F401
@@ -56,7 +57,8 @@ def component_of(obj: Any) -> dict[str, str] | None:
 # Every public name, listed (not computed from dir(): a test runner may add its own names to the module).
 __all__ = ["ACTIVATION_MODULES", "ChainModel", "Command", "DEMO_MARKER", "Dataset", "DatasetOptions",
     "DatasetProblem", "EXPORT_TOLERANCE", "ExportContext", "ExportError", "ExportResult", "Exporter", "Extracted", "FeatureCache",
-    "FeatureContract", "FeatureElement", "FileCheck", "IndexedDataset", "KelcoreError", "ModelSpec", "Options",
+    "FeatureContract", "FeatureElement", "FileCheck", "FromContract", "LoadedModel", "UNFITTED_RUN_IDS",
+    "contract_of", "export_normalisation_problem", "IndexedDataset", "KelcoreError", "ModelSpec", "Options",
     "OutputActivation", "PROBLEM_KINDS", "PreparedData", "Progress", "RECURRENT_MODULES", "RunContext",
     "SPEC_HEADER", "SPLITS", "SYNTHETIC_DEMO", "Sequence", "SequenceModel", "SpecError", "TRAIN_ONLY_MODULES", "Track", "TrainResult",
     "Trainer", "UsageError", "ValidationReport", "WorkError", "apply_normalization", "atomic_write", "build_model",

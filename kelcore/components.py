@@ -24,11 +24,12 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from torch import nn
 
 __all__ = [
-    "Options", "DatasetOptions", "FeatureElement", "FeatureContract", "Sequence", "PreparedData",
+    "Options", "DatasetOptions", "FeatureElement", "FeatureContract", "FromContract", "Sequence", "PreparedData",
     "DatasetProblem", "ValidationReport", "SequenceModel", "Dataset", "Trainer",
     "TrainResult", "Exporter", "ExportContext", "ExportResult", "ExportError", "LoadedModel",
     "Command", "RunContext", "OutputActivation", "SPLITS", "EXPORT_TOLERANCE", "FileCheck", "PROBLEM_KINDS",
-    "DEMO_MARKER", "SYNTHETIC_DEMO", "mark_demo", "provenance_of",
+    "DEMO_MARKER", "SYNTHETIC_DEMO", "mark_demo", "provenance_of", "contract_of",
+    "export_normalisation_problem", "UNFITTED_RUN_IDS",
 ]
 
 OutputActivation = Literal["softmax", "tanh", "sigmoid", "relu", "linear"]
@@ -84,6 +85,28 @@ class FeatureContract(BaseModel):
     outputs: list[FeatureElement]
     targets: str = ""           # what the per-step training target vector holds
     notes: str = ""             # host-side instructions (reset per song, mappings, ...)
+    #: The shape facts a model and its datasets take from here instead of restating them (None: not stated, the
+    #: model class states it): the width of the per-step target vector, whether the inputs are standardised with
+    #: the training split's mean/std (else identity), and what the last layer applies.
+    target_size: int | None = None
+    standardised: bool = False
+    output_activation: OutputActivation | None = None
+
+    def normalisation_problem(self, normalization: dict[str, list[float]] | None) -> str | None:
+        """Why ``normalization`` (an export's, a prepared dataset's) breaks this contract, or None: a contract that
+        standardises its inputs must ship the training split's mean/std, not the identity (mean 0, std 1)."""
+        if not self.standardised:
+            return None
+        mean, std = (list((normalization or {}).get(key) or []) for key in ("mean", "std"))
+        if len(mean) != len(self.inputs) or len(std) != len(self.inputs):
+            return (f"{self.model}'s contract standardises its inputs, but the normalisation holds "
+                    f"{len(mean)} means and {len(std)} stds for {len(self.inputs)} inputs")
+        if all(m == 0.0 for m in mean) and all(s == 1.0 for s in std):
+            return (f"{self.model}'s contract standardises its inputs, but the normalisation is the identity "
+                    "(mean 0, std 1): the dataset did not standardise. An IndexedDataset does it by itself; a "
+                    "Dataset with its own prepare() must return PreparedData(normalization=fit_normalization(train)) "
+                    "and apply it (apply_normalization)")
+        return None
 
 
 # --------------------------------------------------------------------------- #
@@ -205,6 +228,21 @@ class _EmptyOptions(Options):
     pass
 
 
+class FromContract:
+    """A model class attribute read from its feature contract (``feature_contract().<name>``), so a model plugin
+    does not restate it; a class whose contract leaves it unset (None) sets the attribute itself."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        value = getattr(owner.feature_contract(), self.name, None)
+        if value is None:
+            raise AttributeError(f"{owner.__qualname__}.{self.name}: its feature contract does not state "
+                                 f"{self.name}: state it there (FeatureContract({self.name}=...)) or on the class")
+        return value
+
+
 class SequenceModel(nn.Module, ABC):
     """A network the C++ plugin runs through RTNeural, one time step per call.
 
@@ -213,10 +251,11 @@ class SequenceModel(nn.Module, ABC):
     * ``spec_name`` -- the C++ ``ModelSpec`` name, e.g. ``"GroovePredictor"``;
       input size, output size and parameter count come from the header.
     * ``Options`` -- pydantic options (``kelcore.api.Options`` subclass).
-    * ``target_size`` -- width of the per-step target vector datasets provide.
-    * ``output_activation`` -- what the last layer applies, so checks can verify
-      the declared range (softmax rows sum to 1, tanh in [-1, 1], ...).
     * ``primary_metric`` / ``higher_is_better`` -- how "beats the baseline" is judged.
+
+    ``target_size`` (width of the per-step target vector datasets provide) and ``output_activation`` (what the
+    last layer applies, so checks can verify the range: softmax rows sum to 1, tanh in [-1, 1], ...) are read
+    from :meth:`feature_contract` (:class:`FromContract`); a model sets them only when its contract does not.
 
     ``forward`` and ``step`` return what RTNeural computes (after the final
     activation), so streaming, whole-sequence and exported outputs compare 1:1.
@@ -224,8 +263,8 @@ class SequenceModel(nn.Module, ABC):
 
     spec_name: ClassVar[str]
     Options: ClassVar[type[Options]] = _EmptyOptions
-    target_size: ClassVar[int]
-    output_activation: ClassVar[OutputActivation]
+    target_size: ClassVar[int] = FromContract()  # type: ignore[assignment]
+    output_activation: ClassVar[OutputActivation] = FromContract()  # type: ignore[assignment]
     primary_metric: ClassVar[str]
     higher_is_better: ClassVar[bool] = False
 
@@ -322,10 +361,26 @@ class Dataset(ABC):
         """Width of every ``Sequence.inputs`` row, or None when only the prepared features can tell (then
         ``prepare`` must check the produced width against the spec, as ``IndexedDataset`` does)."""
 
+    def contract(self) -> FeatureContract:
+        """The feature contract of the ModelSpec this dataset ``produces``: by default the contract of the
+        registered model(s) of that spec (:func:`contract_of`); a dataset that imports the contract itself (say,
+        from a contracts package) may return it directly."""
+        return contract_of(self.produces)
+
     @property
-    @abstractmethod
     def target_size(self) -> int:
-        """Width of every ``Sequence.targets`` row."""
+        """Width of every ``Sequence.targets`` row: the contract's ``target_size``."""
+        size = self.contract().target_size
+        if size is None:
+            raise AttributeError(f"{type(self).__qualname__}.target_size: the feature contract of "
+                                 f"{self.produces} does not state target_size (state it there, or on the dataset)")
+        return size
+
+    @property
+    def standardised(self) -> bool:
+        """Whether :meth:`prepare` standardises the inputs with the training split's mean/std: the contract's
+        ``standardised``. Never override it to disagree with the contract (check-config and the suite refuse)."""
+        return self.contract().standardised
 
     @abstractmethod
     def prepare(self, context: RunContext) -> PreparedData:
@@ -362,6 +417,46 @@ class Dataset(ABC):
         own = cls.__dict__.get("write_demo")
         if isinstance(own, classmethod) and not getattr(own.__func__, "_marks_demo", False):
             cls.write_demo = classmethod(_marking(own.__func__))
+
+
+#: The run ids of exports made without training data (``kelcore export --untrained``, the conformance suites):
+#: their normalisation is the identity by design.
+UNFITTED_RUN_IDS = ("untrained", "conformance")
+
+
+def export_normalisation_problem(feature_contract: dict[str, Any], run_id: str) -> str | None:
+    """For an exported file's metadata (its ``feature_contract`` dict with the shipped ``normalization``, and its
+    ``run_id``): why the shipped normalisation breaks the contract (:meth:`FeatureContract.normalisation_problem`),
+    or None. Every exporter's validator reports it."""
+    if run_id in UNFITTED_RUN_IDS:
+        return None
+    try:
+        contract = FeatureContract.model_validate({k: v for k, v in feature_contract.items()
+                                                   if k in FeatureContract.model_fields})
+    except ValueError as exc:
+        return f"the feature contract cannot be read: {exc}"
+    return contract.normalisation_problem(feature_contract.get("normalization"))
+
+
+def contract_of(spec_name: str) -> FeatureContract:
+    """The feature contract of a ModelSpec, from the registered models of that spec (their ``feature_contract()``);
+    :class:`LookupError` naming the spec when no installed model has it, or when two disagree on a shape fact."""
+    from .plugins import get_registry
+
+    found: list[tuple[str, FeatureContract]] = []
+    for name, component in sorted(get_registry().components["models"].items()):
+        if getattr(component.obj, "spec_name", None) == spec_name:
+            found.append((f"{component.distribution} {name}", component.obj.feature_contract()))
+    if not found:
+        raise LookupError(f"no installed model plugin provides the feature contract of ModelSpec {spec_name!r} "
+                          "(install the model plugin of that spec)")
+    stated = [(who, c) for who, c in found if c.target_size is not None] or found
+    facts = {(c.version, c.target_size, c.standardised) for _, c in stated}
+    if len(facts) > 1:
+        raise LookupError(f"the installed models of ModelSpec {spec_name!r} disagree on its contract: "
+                          + "; ".join(f"{who}: version {c.version}, target_size {c.target_size}, standardised "
+                                      f"{c.standardised}" for who, c in stated))
+    return stated[0][1]
 
 
 def mark_demo(path: Path, text: str = "") -> Path:
@@ -445,7 +540,6 @@ class ExportResult:
 
     path: Path
     max_abs_error: float        # exported-file engine vs PyTorch over the reference snapshot
-    extra_files: list[Path] = field(default_factory=list)
     #: the activation the written file ends with (``softmax``, ``tanh``, ..., ``linear``), when the format has one:
     #: the conformance suite checks it is the model's declared ``output_activation``.
     output_activation: str | None = None

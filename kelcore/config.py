@@ -325,9 +325,20 @@ def _cross_check(prefix: tuple[Any, ...], section: JobSection, model_cls: type[S
     if dataset.input_size is not None and dataset.input_size != spec.input_size:
         problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} yields {dataset.input_size} features per "
                      f"step but {spec.name} takes {spec.input_size} (C++ ModelSpec)")
-    if dataset.target_size != model_cls.target_size:
+    try:
+        target_size, standardised = dataset.target_size, dataset.standardised
+    except (LookupError, AttributeError) as exc:
+        problems.add(prefix + ("dataset",), f"dataset {section.dataset!r}: {exc}")
+        return
+    if target_size != model_cls.target_size:
         problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} yields targets of width "
-                     f"{dataset.target_size} but model {section.model!r} expects {model_cls.target_size}")
+                     f"{target_size} but model {section.model!r} expects {model_cls.target_size}")
+    if model_cls.feature_contract().standardised and not standardised:
+        problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} does not standardise its inputs, but "
+                     f"{spec.name}'s feature contract says they are standardised with the training split's "
+                     "mean/std: remove the dataset's `standardised = False`, and return "
+                     "PreparedData(normalization=fit_normalization(train)) from its prepare() (an IndexedDataset "
+                     "does both by itself)")
     from .testing.checks import ConformanceError, check_output_size, check_parameter_count
 
     for check in (check_output_size, check_parameter_count):  # the conformance suite's own checks

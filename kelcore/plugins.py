@@ -120,10 +120,6 @@ class Registry:
         except KeyError:
             raise UnknownComponentError(unknown_name_message(kind, name, self.names(kind))) from None
 
-    @property
-    def load_errors(self) -> list[PluginInfo]:
-        return [p for p in self.plugins if p.error]
-
 
 #: Components of the in-repo distributions, so that a name that is not installed says what to install.
 KNOWN_DISTRIBUTIONS: dict[str, dict[str, str]] = {

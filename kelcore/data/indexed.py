@@ -277,18 +277,17 @@ def validate_tracks(name: str, root: Path, tracks: list[Track], check: Callable[
 class IndexedDataset(Dataset):
     """A dataset plugin from an index of tracks and a per-track extractor.
 
-    Subclasses implement :meth:`read_index` and set ``name``, ``target_size`` and the extractor functions
+    Subclasses implement :meth:`read_index` and set ``name`` and the extractor functions
     ``extract(track, config)`` and ``check(track, config)`` (module-level functions wrapped in
     ``staticmethod``, so worker processes can pickle them); ``prepare`` (cached, parallel, split,
     normalised) and ``validate`` come from here. A dataset that serves several models maps its
-    ``options.task`` to ModelSpec names in ``tasks``; ``standardised_tasks`` lists those whose contract
-    standardises the inputs (the others use identity normalisation).
+    ``options.task`` to ModelSpec names in ``tasks``. The target width and whether the inputs are standardised
+    (with the training split's mean/std, else the identity) come from the produced model's feature contract.
     """
 
     Options: ClassVar[type] = DatasetOptions
     name: ClassVar[str]
     tasks: ClassVar[dict[str, str]] = {}
-    standardised_tasks: ClassVar[frozenset[str]] = frozenset()
     extract: ClassVar[Callable[[Track, Any], Extracted]]
     check: ClassVar[Callable[[Track, Any], Extracted]]
 
@@ -329,7 +328,7 @@ class IndexedDataset(Dataset):
         widths = (self.produces, get_spec(self.produces).input_size, self.target_size)
         return prepare_dataset(label, self.tracks(), type(self).extract, self.feature_config(), context,
                                cache_dir_of(self.options), self.options.workers,
-                               standardise=self.task in self.standardised_tasks, widths=widths,
+                               standardise=self.standardised, widths=widths,
                                root=Path(self.options.root), regroup=self.content_groups)
 
     def checker(self) -> Callable[[Track, Any], Extracted]:

@@ -22,7 +22,6 @@ from ..runs import build_model, count_parameters
 from ..spec import SpecError, get_spec
 
 STREAM_ATOL = 1e-6
-EXPORT_ATOL = EXPORT_TOLERANCE
 RANGE_ATOL = 1e-5
 
 
@@ -146,10 +145,10 @@ def likely_cause(model: nn.Module, diff: int) -> str:
         if isinstance(module, nn.BatchNorm1d) and abs(diff) == 2 * module.num_features:
             return f"a BatchNorm1d layer {'too many' if diff > 0 else 'missing'}?"
     if abs(diff) == 1:
-        return ("one parameter off: a layer width or a bias flag differs from the spec's design (its comment in "
-                "ModelSpec.h, printed by `kelcore spec --path`)?")
-    return ("a layer width differs from the spec's design (its comment in ModelSpec.h, printed by "
-            "`kelcore spec --path`)?")
+        return ("one parameter off: a layer width or a bias flag differs from the design the spec was counted "
+                "from (ModelSpec.h holds only the total: count each layer, as the model plugin's docstring does)?")
+    return ("a layer width differs from the design the spec was counted from (ModelSpec.h holds only the "
+            "total: count each layer's parameters, as the model plugin's docstring does)?")
 
 
 def check_deterministic_forward(cls: type[SequenceModel], options: Any = None) -> None:
@@ -280,6 +279,12 @@ def check_feature_contract(cls: type[SequenceModel], options: Any = None) -> Non
                         f"{_summary(indices)}, expected {size} entries indexed 0..{size - 1} in order")
     if contract.model != spec.name:
         raise _fail(cls, "feature contract", f"contract is for {contract.model!r}, expected {spec.name!r}")
+    for fact in ("target_size", "output_activation"):  # the contract owns them: a restated one must agree
+        stated = getattr(contract, fact)
+        own = next((vars(k)[fact] for k in cls.__mro__ if fact in vars(k)), None)
+        if stated is not None and isinstance(own, (int, str)) and own != stated:
+            raise _fail(cls, "feature contract", f"the class sets {fact} = {own!r} but its feature contract says "
+                        f"{stated!r}: remove the class attribute (the contract's is used)")
 
 
 def check_export_round_trip(cls: type[SequenceModel], options: Any = None) -> None:
@@ -348,7 +353,6 @@ CHECKS: list[Callable[..., None]] = [
     check_finite_outputs, check_output_range, check_output_activation, check_feature_contract,
     check_export_round_trip,
 ]
-SPEC_CHECKS = frozenset({check_spec_exists, check_input_size, check_output_size, check_parameter_count})
 
 
 def model_checks() -> list[Callable[..., None]]:

@@ -1,7 +1,8 @@
 """Conformance suites for dataset plugins and exporters (the model suite is :mod:`kelcore.testing.checks`).
 
-Dataset checks take ``(dataset_cls, options=None)``: they write the dataset's demo corpus (skipped when it has
-none), prepare it and hold it against the contract of the model it ``produces``. Exporter checks take
+Dataset checks take ``(dataset_cls, options=None)``: the contract check runs on an empty folder (no data needed);
+the others write the dataset's demo corpus (skipped, with the reason, when it has none), prepare it and hold it
+against the contract of the model it ``produces``. Exporter checks take
 ``(exporter_cls, options=None)`` and export the smallest registered model.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..components import SPLITS, Dataset, ExportContext, ExportError, Exporter, RunContext
+from ..components import SPLITS, Dataset, ExportContext, ExportError, Exporter, RunContext, contract_of
 from ..runs import build_model
 from ..spec import SpecError, get_spec
 from .checks import ConformanceError, ConformanceSkip, describe, kept_dir
@@ -44,16 +45,40 @@ def _models_for(spec_name: str) -> list[type]:
             if getattr(c.obj, "spec_name", None) == spec_name]
 
 
+def _without_demo(cls: type[Dataset], options: Any, folder: Path) -> Dataset:
+    """The dataset on an empty folder: what can be checked without any data."""
+    values = dict(options or {})
+    values.setdefault("root", folder)
+    return cls(cls.Options(**values))
+
+
 def check_dataset_declares_contract(cls: type[Dataset], options: Any = None) -> None:
-    """``Options`` has a ``root``; ``write_demo`` writes a folder the dataset reads; ``produces`` is a ModelSpec."""
+    """Without any data: ``Options`` has a ``root``; ``produces`` is a ModelSpec whose feature contract an installed
+    model provides; the target width and the standardisation are that contract's (a dataset never disagrees)."""
+    check = "declares its contract"
     if "root" not in getattr(cls.Options, "model_fields", {}):
-        raise _fail(cls, "declares its contract", "Options has no `root` field: subclass kelcore.api.DatasetOptions")
+        raise _fail(cls, check, "Options has no `root` field: subclass kelcore.api.DatasetOptions")
     with tempfile.TemporaryDirectory() as tmp:
-        dataset = _demo(cls, options, Path(tmp))
+        dataset = _without_demo(cls, options, Path(tmp))
         try:
-            get_spec(dataset.produces)
+            spec = get_spec(dataset.produces)
         except SpecError as exc:
-            raise _fail(cls, "declares its contract", f"produces {dataset.produces!r}: {exc}") from None
+            raise _fail(cls, check, f"produces {dataset.produces!r}: {exc}") from None
+        try:
+            contract = contract_of(spec.name)
+        except LookupError as exc:
+            raise ConformanceSkip(f"{describe(cls)}: {exc}") from None
+        try:
+            target_size, standardised = dataset.target_size, dataset.standardised
+        except (LookupError, AttributeError) as exc:
+            raise _fail(cls, check, str(exc)) from None
+        if contract.target_size is not None and target_size != contract.target_size:
+            raise _fail(cls, check, f"target_size = {target_size}, but {spec.name}'s feature contract says "
+                        f"{contract.target_size}: remove the dataset's own target_size (the contract's is used)")
+        if standardised != contract.standardised:
+            say = "standardises" if contract.standardised else "does not standardise"
+            raise _fail(cls, check, f"standardised = {standardised}, but {spec.name}'s feature contract {say} "
+                        "its inputs: remove the dataset's own `standardised` (the contract's is used)")
 
 
 def check_dataset_demo_prepares(cls: type[Dataset], options: Any = None) -> None:
@@ -66,7 +91,7 @@ def check_dataset_demo_prepares(cls: type[Dataset], options: Any = None) -> None
         splits = {"train": data.train, "validation": data.validation, "test": data.test}
         if not data.train:
             raise _fail(cls, "demo prepares", "the demo corpus gives no training sequence")
-        targets = {m.target_size for m in _models_for(spec.name)}
+        targets = {t for t in (getattr(m, "target_size", None) for m in _models_for(spec.name)) if t}
         for side, sequences in splits.items():
             for seq in sequences:
                 if seq.inputs.ndim != 2 or seq.inputs.shape[1] != spec.input_size:
@@ -87,6 +112,9 @@ def check_dataset_demo_prepares(cls: type[Dataset], options: Any = None) -> None
                 for key in (f"track {seq.track_id}", f"group {seq.group}" if seq.group else None):
                     if key and seen.setdefault(key, side) != side:
                         raise _fail(cls, "splits", f"{key} is in both {seen[key]} and {side}: a leak between splits")
+        problem = contract_of(spec.name).normalisation_problem(data.normalization)
+        if problem:
+            raise _fail(cls, "demo prepares", problem)
         report = data.report
         if report is not None and not report.adds_up:
             raise _fail(cls, "counts", f"{report.counts_line()}: the counts do not add up to listed")

@@ -1,7 +1,7 @@
 """A plugin as a third-party author writes it from docs/PLUGINS.md, importing only ``kelcore.api``.
 
 Datasets ``csvnotes`` (no Options, no write_demo: the defaults), ``csvnotes-demo`` (with a demo corpus) and
-``no-target`` (misses ``target_size``: refused at load time); models ``tanh-linear`` (declares tanh, ends in a
+``old-standardised`` (states ``standardised_tasks``: refused at load time); models ``tanh-linear`` (declares tanh, ends in a
 Linear layer) and ``noisy`` (draws random numbers in forward); exporter ``npz`` (a second, small format, not
 shipped) with a format option ``--npz-manifest`` and a file validator.
 """
@@ -63,9 +63,24 @@ class CsvNotesDemo(CsvNotes):
         write_corpus(path, seed)
 
 
-class NoTarget(Dataset):
+class Unstandardised(CsvNotesDemo):
+    """Says its inputs are not standardised, whatever the contract says (refused where the contract standardises)."""
+
+    standardised = False
+
+
+class CsvGroove(CsvNotes):
+    """Features for GroovePredictor and no demo corpus: where no groove model is installed, nothing can be checked."""
+
+    tasks = {"": "GroovePredictor"}
+
+
+class OldStandardised(Dataset):
+    """Says which tasks are standardised the old way (``standardised_tasks``): refused at load time."""
+
     produces = "DynamicsEngine"
     input_size = None
+    standardised_tasks = frozenset({""})
 
     def prepare(self, context):
         raise NotImplementedError
@@ -224,7 +239,9 @@ class LyingNpzExporter(NpzExporter):
 def kelcore_register_datasets(register):
     register("csvnotes", CsvNotes)
     register("csvnotes-demo", CsvNotesDemo)
-    register("no-target", NoTarget)
+    register("old-standardised", OldStandardised)
+    register("unstandardised", Unstandardised)
+    register("csvgroove", CsvGroove)
 
 
 @kelcore.hookimpl
