@@ -15,7 +15,7 @@ from ..components import (PROBLEM_KINDS, SPLITS, Dataset, DatasetOptions, Datase
                           Sequence, ValidationReport)
 from ..io import config_digest, file_digest, write_json_atomic, write_text_atomic
 from ..progress import Progress
-from .cache import FeatureCache, cache_dir_of, default_cache_dir  # noqa: F401 - re-exported
+from .cache import FeatureCache, cache_dir_of, default_cache_dir, feature_cache_key  # noqa: F401 - re-exported
 from .parallel import parallel_map
 from .splits import fit_normalization, split_by_group, standardiser
 from .store import PackedWriter
@@ -309,8 +309,10 @@ class IndexedDataset(Dataset):
         return None
 
     def feature_config(self) -> Any:
-        """Everything that changes the features (part of the cache key). A subclass adds its contract's
-        version and constants and every feature parameter it uses."""
+        """Every parameter of this dataset that changes the features (JSON-able): part of the feature-cache key,
+        beside the contract's model and version, the providing distribution's name and version and the extractor
+        module's code digest (:func:`~kelcore.data.cache.feature_cache_key`). A subclass adds every feature
+        parameter it uses (options that change extraction, the contract's constants)."""
         return {"dataset": self.name, "contract": self.produces, "task": self.task}
 
     def tracks(self) -> list[Track]:
@@ -326,7 +328,8 @@ class IndexedDataset(Dataset):
         from ..spec import get_spec
 
         widths = (self.produces, get_spec(self.produces).input_size, self.target_size)
-        return prepare_dataset(label, self.tracks(), type(self).extract, self.feature_config(), context,
+        return prepare_dataset(label, self.tracks(), type(self).extract, feature_cache_key(self, type(self).extract),
+                               context,
                                cache_dir_of(self.options), self.options.workers,
                                standardise=self.standardised, widths=widths,
                                root=Path(self.options.root), regroup=self.content_groups)
