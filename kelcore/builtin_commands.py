@@ -209,8 +209,9 @@ class DataCommand(Command):
         if not args.root.is_dir():
             print(f"kelcore data validate: {args.root}: no such folder", file=sys.stderr)
             return 2
-        extra = dict(item.split("=", 1) for item in args.option if "=" in item)
-        dataset = cls(cls.Options(root=args.root, **extra))
+        from .config import options_from_cli
+
+        dataset = cls(options_from_cli(cls, args.option, f"kelcore data validate {args.dataset}", {"root": args.root}))
         try:
             report = dataset.validate(progress=on_terminal())
         except (OSError, ValueError, KeyError) as exc:  # the index itself cannot be read

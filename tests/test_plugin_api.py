@@ -129,8 +129,12 @@ def test_requirements_are_checked_at_load_time_and_defaults_exist(kelcore, plugi
 def test_a_second_exporter_is_reached_by_export_and_validate(kelcore, plugin_env, tmp_path):
     env = plugin_env(*AUTHOR)
     out = tmp_path / "out"
-    several = kelcore("export", "--untrained", "--out", str(out), env=env)
-    assert several.returncode == 2 and "--format" in several.stderr
+    several = kelcore("export", "--untrained", "--models", "toy-chain,tanh-linear", "--out", str(tmp_path / "all"),
+                      env=env)  # several exporters installed and no --format: every one of them (all equals)
+    assert several.returncode == 0, several.stderr
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == [  # two models of one spec: named after each
+        "DynamicsEngine-tanh-linear.kelnpz", "DynamicsEngine-tanh-linear.lying.kelnpz",
+        "DynamicsEngine-toy-chain.kelnpz", "DynamicsEngine-toy-chain.lying.kelnpz"]
     result = kelcore("export", "--untrained", "--format", "npz", "--models", "toy-chain", "--out", str(out),
                      "--npz-manifest", "-o", "steps=4", env=env)
     assert result.returncode == 0, result.stderr

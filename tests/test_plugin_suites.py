@@ -56,3 +56,72 @@ def test_a_dataset_that_does_not_standardise_a_standardised_contract_is_refused(
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "does not standardise its inputs, but DynamicsEngine's feature contract says they are standardised" \
         in refused.stderr + refused.stdout
+
+
+# ------------------------------------------------------------------ item 4: collisions and duplicates refused
+def test_duplicate_track_ids_are_counted_and_a_row_without_file_says_why(tmp_path):
+    from kelcore.api import Extracted, Track, prepare_dataset, validate_tracks
+    from kelcore.api import RunContext
+
+    import numpy as np
+
+    def extract(track, config):
+        return Extracted(inputs=np.ones((4, 2), np.float32), targets=np.ones((4, 1), np.float32))
+
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.txt").write_text(name)
+    tracks = [Track(n, tmp_path / f"{n}.txt", n) for n in ("a", "b", "c")]
+    tracks += [Track("a", tmp_path / "b.txt", "a2"), Track("d", None, "d", reason="no audio for song d in meta.csv")]
+    report = validate_tracks("toy", tmp_path, tracks, extract, workers=1)
+    assert (report.listed, report.usable, report.unsupported, report.missing) == (5, 3, 1, 1)
+    reasons = {p.kind: p.reason for p in report.problems}
+    assert "duplicate track id 'a': index row 3 repeats the id of" in reasons["unsupported"]
+    assert reasons["missing"] == "no audio for song d in meta.csv"
+    data = prepare_dataset("toy", tracks, extract, {}, RunContext(run_dir=tmp_path / "run"), None, 1, False)
+    ids = [s.track_id for s in data.train + data.validation + data.test]
+    assert sorted(ids) == ["a", "b", "c"] and data.report.unsupported == 1
+
+
+def test_two_exports_to_one_path_are_refused_before_anything_is_written(kelcore, plugin_env, tmp_path):
+    out = tmp_path / "out"
+    result = kelcore("export", "--untrained", "--format", "npz", "--models", "toy-chain,toy-chain", "--out", str(out),
+                     env=plugin_env(*AUTHOR))
+    assert result.returncode == 2, result.stderr
+    assert "two exports to one path in one command: toy-chain (npz) and toy-chain (npz) would both write" in \
+        result.stderr
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_list_options_from_o_and_a_clear_error_instead_of_pydantic(kelcore, tmp_path):
+    from kelcore.api import UsageError
+    from kelcore.config import options_from_cli
+    from kelcore.plugins import get_registry
+
+    import pytest
+
+    music21 = get_registry().get("datasets", "music21corpus").obj
+    assert options_from_cli(music21, ["collections=chorales,folk"], "x", {"root": tmp_path}).collections == [
+        "chorales", "folk"]
+    assert options_from_cli(music21, ['collections=["chorales"]'], "x", {"root": tmp_path}).collections == [
+        "chorales"]
+    with pytest.raises(UsageError) as error:
+        options_from_cli(music21, ["collections=chorales,jazz"], "kelcore data validate music21corpus",
+                         {"root": tmp_path})
+    message = str(error.value)
+    assert message.startswith("kelcore data validate music21corpus: -o collections=chorales,jazz: Input should be")
+    assert "a list of" in message and "pydantic" not in message and "errors.pydantic.dev" not in message
+    result = kelcore("data", "validate", "music21corpus", "--root", str(tmp_path), "-o", "collections=jazz")
+    assert result.returncode == 2 and "-o collections=jazz" in result.stderr and "pydantic" not in result.stderr
+    unknown = kelcore("data", "validate", "music21corpus", "--root", str(tmp_path), "-o", "colections=a")
+    assert unknown.returncode == 2 and "has no option 'colections'" in unknown.stderr
+
+
+def test_one_unknown_exporter_does_not_hide_the_jobs_other_errors(kelcore, tmp_path):
+    config = tmp_path / "job.toml"
+    config.write_text('[jobs.g]\nmodel = "groove"\ndataset = "groove-midi"\nexporters = ["rtneural", "nope"]\n'
+                      f'dataset_options = {{ root = "{tmp_path}", workerz = 2 }}\n'
+                      'model_options = { velocity_weight = -1 }\n', encoding="utf-8")
+    result = kelcore("check-config", str(config))
+    assert result.returncode == 2
+    text = result.stdout + result.stderr
+    assert "'nope'" in text and "workerz" in text and "velocity_weight" in text, text

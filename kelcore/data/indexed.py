@@ -37,6 +37,10 @@ class Track:
       ``unsupported`` problem, counted and listed with a suggestion.
     * ``labels`` -- whatever the extractor needs besides the file (annotations, bpm, ...); must be picklable, and
       is part of the cache key.
+    * ``reason`` -- why ``path`` is None, in the words of the dataset (e.g. "no audio listed for song 12 in
+      annotations.csv"); reported with the missing row instead of a bare "file not found".
+
+    Two rows with one ``track_id`` are a problem: the second is counted (``unsupported``) and never used.
     """
 
     track_id: str
@@ -44,6 +48,7 @@ class Track:
     group: str
     split: str | None = None
     labels: Any = None
+    reason: str = ""
 
 
 @dataclass
@@ -64,8 +69,10 @@ def _extract_one(job: tuple[Callable[[Track, Any], Extracted], Track, Any, Featu
     """Top-level (picklable) worker: extract one track, store the result under ``key``; never raises."""
     extract, track, config, cache, key = job
     try:
-        if track.path is None or not track.path.exists():
-            return Extracted(kind="missing", reason="file not found")
+        if track.path is None:
+            return Extracted(kind="missing", reason=track.reason or "the index lists no file for this row")
+        if not track.path.exists():
+            return Extracted(kind="missing", reason=f"file not found{': ' + track.reason if track.reason else ''}")
         result = extract(track, config)
     except MemoryError:
         result = Extracted(kind="corrupt", reason="ran out of memory while parsing")
@@ -243,11 +250,18 @@ def split_problem(track: Track) -> DatasetProblem | None:
 
 
 def _rows_with_known_splits(tracks: list[Track], report: ValidationReport) -> list[Track]:
-    kept = []
-    for track in tracks:
+    """The rows that can be used: a known split and a track id not seen before (the others are counted)."""
+    kept, seen = [], {}
+    for row, track in enumerate(tracks):
         problem = split_problem(track)
+        if problem is None and track.track_id in seen:
+            problem = DatasetProblem(str(track.path or track.track_id), "unsupported",
+                                     f"duplicate track id {track.track_id!r}: index row {row} repeats the "
+                                     f"id of {seen[track.track_id]}; only the first is used (a track id "
+                                     "must be unique: it keys split.json)")
         if problem is None:
             kept.append(track)
+            seen[track.track_id] = str(track.path or track.track_id)
         else:
             report.problems.append(problem)
     return kept
