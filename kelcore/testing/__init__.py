@@ -28,7 +28,7 @@ from .runner import (CheckResult, checks_for, components_of_plugin, run_all,  # 
                      run_check, target_id, unpack)
 from .suites import DATASET_CHECKS, EXPORTER_CHECKS  # noqa: F401
 from .suites import (check_dataset_counts_a_corrupt_file, check_dataset_declares_contract,  # noqa: F401
-                     check_dataset_demo_prepares, check_exporter_round_trip)
+                     check_dataset_demo_prepares, check_exporter_files_match_pytorch, check_exporter_round_trip)
 
 
 def __getattr__(name: str) -> Any:
