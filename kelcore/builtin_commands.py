@@ -66,10 +66,10 @@ class SpecCommand(Command):
         parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def run(self, args: argparse.Namespace) -> int:
-        from .spec import HEADER_PATH, get_spec, load_specs
+        from .spec import get_spec, header_path, load_specs
 
         if args.path:
-            print(HEADER_PATH)
+            print(header_path())
             return 0
         specs = [get_spec(args.name)] if args.name else list(load_specs().values())
         if args.json:
