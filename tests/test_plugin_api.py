@@ -132,9 +132,9 @@ def test_a_second_exporter_is_reached_by_export_and_validate(kelcore, plugin_env
     several = kelcore("export", "--untrained", "--models", "toy-chain,tanh-linear", "--out", str(tmp_path / "all"),
                       env=env)  # several exporters installed and no --format: every one of them (all equals)
     assert several.returncode == 0, several.stderr
-    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == [  # two models of one spec: named after each
-        "DynamicsEngine-tanh-linear.kelnpz", "DynamicsEngine-tanh-linear.lying.kelnpz",
-        "DynamicsEngine-toy-chain.kelnpz", "DynamicsEngine-toy-chain.lying.kelnpz"]
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == sorted(  # two models of one spec: named after each
+        f"DynamicsEngine-{model}{suffix}" for model in ("tanh-linear", "toy-chain")
+        for suffix in (".kelnpz", ".lying.kelnpz", ".torch.json"))
     result = kelcore("export", "--untrained", "--format", "npz", "--models", "toy-chain", "--out", str(out),
                      "--npz-manifest", "-o", "steps=4", env=env)
     assert result.returncode == 0, result.stderr
