@@ -27,7 +27,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 demo: setup
-	$(BIN)/kelcore data demo groove $(DEMO_DATA)/groove --seed 0
+	$(BIN)/kelcore data demo groove-midi $(DEMO_DATA)/groove --seed 0
 	$(BIN)/kelcore data demo deam $(DEMO_DATA)/deam --seed 0
 	$(BIN)/kelcore data demo lakh $(DEMO_DATA)/lakh --seed 0
 	$(BIN)/kelcore data demo maestro $(DEMO_DATA)/maestro --seed 0
