@@ -26,14 +26,14 @@ from .components import (DEMO_MARKER, EXPORT_TOLERANCE, PROBLEM_KINDS, SPLITS, S
                          FeatureElement, FileCheck, Options, OutputActivation, PreparedData, RunContext, Sequence,
                          SequenceModel, Trainer, TrainResult, ValidationReport)
 from .data import (Extracted, FeatureCache, IndexedDataset, Track, apply_normalization, cache_dir_of,  # noqa: F401
-                   check_produced_widths, default_cache_dir, default_workers, extract_tracks, fit_normalization,
+                   default_workers, extract_tracks, fit_normalization,
                    load_or_draw_split, parallel_map, prepare_dataset, split_by_group, validate_tracks)
-from .errors import KelcoreError, UsageError, WorkError, describe_exception  # noqa: F401
+from .errors import KelcoreError, UsageError, WorkError  # noqa: F401
 from .hookspecs import hookimpl  # noqa: F401
 from .io import atomic_write, config_digest, file_digest, write_json_atomic, write_text_atomic  # noqa: F401
 from .layers import ACTIVATION_MODULES, RECURRENT_MODULES, TRAIN_ONLY_MODULES, ChainModel  # noqa: F401
 from .metrics import class_nll, log_probs, pearson, perplexity, rmse, stack_targets, topk_accuracy  # noqa: F401
-from .progress import Progress, on_terminal, track  # noqa: F401
+from .progress import track  # noqa: F401
 from .runs import build_model, count_parameters  # noqa: F401
 from .spec import HEADER_PATH as SPEC_HEADER  # noqa: F401
 from .spec import ModelSpec, SpecError, get_spec, load_specs  # noqa: F401
@@ -59,11 +59,11 @@ __all__ = ["ACTIVATION_MODULES", "ChainModel", "Command", "DEMO_MARKER", "Datase
     "DatasetProblem", "EXPORT_TOLERANCE", "ExportContext", "ExportError", "ExportResult", "Exporter", "Extracted", "FeatureCache",
     "FeatureContract", "FeatureElement", "FileCheck", "FromContract", "LoadedModel", "UNFITTED_RUN_IDS",
     "contract_of", "export_normalisation_problem", "IndexedDataset", "KelcoreError", "ModelSpec", "Options",
-    "OutputActivation", "PROBLEM_KINDS", "PreparedData", "Progress", "RECURRENT_MODULES", "RunContext",
+    "OutputActivation", "PROBLEM_KINDS", "PreparedData", "RECURRENT_MODULES", "RunContext",
     "SPEC_HEADER", "SPLITS", "SYNTHETIC_DEMO", "Sequence", "SequenceModel", "SpecError", "TRAIN_ONLY_MODULES", "Track", "TrainResult",
     "Trainer", "UsageError", "ValidationReport", "WorkError", "apply_normalization", "atomic_write", "build_model",
-    "cache_dir_of", "check_produced_widths", "class_nll", "component_of", "config_digest", "count_parameters",
-    "default_cache_dir", "default_workers", "describe_exception", "extract_tracks", "file_digest",
-    "fit_normalization", "get_spec", "hookimpl", "load_or_draw_split", "load_specs", "log_probs", "mark_demo", "on_terminal",
+    "cache_dir_of", "class_nll", "component_of", "config_digest", "count_parameters",
+    "default_workers", "extract_tracks", "file_digest",
+    "fit_normalization", "get_spec", "hookimpl", "load_or_draw_split", "load_specs", "log_probs", "mark_demo",
     "parallel_map", "pearson", "perplexity", "prepare_dataset", "provenance_of", "rmse", "split_by_group", "stack_targets",
     "topk_accuracy", "track", "validate_tracks", "write_json_atomic", "write_text_atomic"]
