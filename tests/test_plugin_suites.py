@@ -137,3 +137,55 @@ def test_docs_examples_and_makefile_name_the_groove_dataset_groove_midi():
              *sorted((REPO / "examples").glob("*.toml"))]
     old = re.compile(r'dataset\s*=\s*"groove"|data (demo|validate) groove(?!-)|register\("groove", ')
     assert [f"{p.name}: {m.group(0)}" for p in files for m in old.finditer(p.read_text(encoding="utf-8"))] == []
+
+
+def test_readmes_export_works_with_two_exporters_installed(kelcore, tmp_path):
+    """README: `kelcore export --untrained --seed 0 --out models/ [--cpp]`, with rtneural and onnx both installed."""
+    result = kelcore("export", "--untrained", "--seed", "0", "--models", "groove", "--out", str(tmp_path / "m"),
+                     "--cpp")
+    assert result.returncode == 0, result.stderr
+    names = {p.name for p in (tmp_path / "m").iterdir()}
+    assert {"GroovePredictor.json", "GroovePredictor.onnx", "ModelSpec.h"} <= names, names
+
+
+# ------------------------------------------------------------------ smaller items of the issue
+def _rtneural_file(tmp_path):
+    from kelcore.api import ExportContext, build_model
+    from kelcore.plugins import get_registry
+    from kel_plugin_rtneural import RTNeuralExporter
+
+    model = build_model(get_registry().get("models", "groove").obj, None, seed=0)
+    return RTNeuralExporter().export(model, tmp_path / "g.json", ExportContext(run_id="untrained")).path
+
+
+def test_validate_names_the_largest_and_the_first_failing_step(tmp_path):
+    from kel_plugin_rtneural import validate_file
+
+    path = _rtneural_file(tmp_path)
+    document = json.loads(path.read_text())
+    outputs = document["metadata"]["reference"]["outputs"]
+    outputs[3][0] += 0.01
+    outputs[9][0] += 0.5
+    path.write_text(json.dumps(document))
+    (problem,) = validate_file(path).problems
+    assert "(largest at step 9, first over the tolerance at step 3)" in problem
+
+
+def test_a_deleted_weights_hash_is_reported_missing_not_mismatched(tmp_path):
+    from kel_plugin_rtneural import validate_file
+
+    path = _rtneural_file(tmp_path)
+    document = json.loads(path.read_text())
+    del document["metadata"]["weights_sha256"]
+    path.write_text(json.dumps(document))
+    assert [p.split(": ", 1)[1] for p in validate_file(path).problems] == [
+        "metadata.weights_sha256: missing: nothing proves the weights are the ones exported"]
+
+
+def test_the_width_hint_points_at_something_that_exists():
+    from torch import nn
+
+    from kelcore.testing.checks import likely_cause
+
+    hint = likely_cause(nn.Sequential(nn.Linear(3, 5)), 7)
+    assert "comment in ModelSpec.h" not in hint and "ModelSpec.h holds only the total" in hint
