@@ -189,3 +189,16 @@ def test_the_width_hint_points_at_something_that_exists():
 
     hint = likely_cause(nn.Sequential(nn.Linear(3, 5)), 7)
     assert "comment in ModelSpec.h" not in hint and "ModelSpec.h holds only the total" in hint
+
+
+def test_a_model_restating_a_shape_fact_against_its_contract_fails_the_suite():
+    from kelcore.testing import check_feature_contract, run_check
+    from kel_plugin_groove import GroovePredictor
+
+    class Restating(GroovePredictor):
+        output_activation = "linear"      # the contract says tanh
+
+    assert GroovePredictor.output_activation == "tanh" and GroovePredictor.target_size == 49  # read from the contract
+    result = run_check(check_feature_contract, Restating)
+    assert result.status == "FAIL"
+    assert "the class sets output_activation = 'linear' but its feature contract says 'tanh'" in result.message
