@@ -85,12 +85,12 @@ def _extract_one(job: tuple[Callable[[Track, Any], Extracted], Track, Any, Featu
 
 def iter_extracted(
     tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any, cache_dir: Path | None,
-    workers: int | None, progress: bool | None, desc: str,
+    workers: int | None, progress: bool | None, desc: str, cache_key: Any = None,
 ) -> Iterator[tuple[int, Extracted]]:
     """``(index, extract(track, config))`` for every track, each result handed over once and kept by no one here:
     cache hits first, read in this process in index order (a warm re-run starts no worker pool), then the misses,
     extracted in parallel, in index order."""
-    cache = FeatureCache(cache_dir, config) if cache_dir else None
+    cache = FeatureCache(cache_dir, config if cache_key is None else cache_key) if cache_dir else None
     misses: list[int] = []
     keys: dict[int, str] = {}
     with Progress(len(tracks), "checking feature cache", progress if cache else False) as bar:
@@ -137,6 +137,7 @@ def prepare_dataset(
     context: RunContext, cache_dir: Path | None, workers: int | None, standardise: bool,
     widths: tuple[str, int, int] | None = None, root: Path | None = None,
     regroup: Callable[[list[tuple[Track, Sequence]]], dict[str, str] | None] | None = None,
+    cache_key: Any = None,
 ) -> PreparedData:
     """Extract (cached, parallel), count what was skipped and why, split, normalise on train only.
 
@@ -149,12 +150,15 @@ def prepare_dataset(
     ``widths`` = (ModelSpec name, input size, target size): every produced sequence must have them, or the
     preparation fails naming the file (the feature code, not a declared number, is what gets checked).
     ``regroup(usable)`` may return refined groups (track id -> group) from the extracted content, e.g. pieces that
-    share a tune, before the split is drawn.
+    share a tune, before the split is drawn. ``config`` is handed to ``extract``; the feature cache is keyed by
+    ``cache_key`` when given (an ``IndexedDataset`` passes :func:`~kelcore.data.cache.feature_cache_key`), else by
+    ``config``.
     """
     report = ValidationReport(dataset=name, root=str(root or ""), listed=len(tracks))
     tracks = _rows_with_known_splits(tracks, report)
     with PackedWriter(context.run_dir / STORE_NAME) as writer:
-        slots = _extract_into(writer, tracks, extract, config, cache_dir, workers, context.progress, name, report)
+        slots = _extract_into(writer, tracks, extract, config, cache_dir, workers, context.progress, name, report,
+                              cache_key)
         store = writer.finish()
         usable = [(track, Sequence(track.track_id, *store.pair(slot), track.group)) for track, slot in slots]
         if widths is not None:
@@ -200,12 +204,13 @@ def _statistics(train: list[Sequence], standardise: bool) -> dict[str, list[floa
 
 def _extract_into(writer: PackedWriter, tracks: list[Track], extract: Callable[[Track, Any], Extracted],
                   config: Any, cache_dir: Path | None, workers: int | None, progress: bool | None, name: str,
-                  report: ValidationReport) -> list[tuple[Track, int]]:
+                  report: ValidationReport, cache_key: Any = None) -> list[tuple[Track, int]]:
     """Stream every usable result into ``writer`` as it comes (none is kept in memory); the problems go to
     ``report``. Returns (track, slot) of the usable tracks, in index order."""
     slots: dict[int, int] = {}
     problems: dict[int, DatasetProblem] = {}
-    for index, result in iter_extracted(tracks, extract, config, cache_dir, workers, progress, f"{name} features"):
+    for index, result in iter_extracted(tracks, extract, config, cache_dir, workers, progress, f"{name} features",
+                                        cache_key):
         if result.kind:
             problems[index] = _problem(tracks[index], result)
         else:
@@ -342,11 +347,11 @@ class IndexedDataset(Dataset):
         from ..spec import get_spec
 
         widths = (self.produces, get_spec(self.produces).input_size, self.target_size)
-        return prepare_dataset(label, self.tracks(), type(self).extract, feature_cache_key(self, type(self).extract),
-                               context,
+        return prepare_dataset(label, self.tracks(), type(self).extract, self.feature_config(), context,
                                cache_dir_of(self.options), self.options.workers,
                                standardise=self.standardised, widths=widths,
-                               root=Path(self.options.root), regroup=self.content_groups)
+                               root=Path(self.options.root), regroup=self.content_groups,
+                               cache_key=feature_cache_key(self, type(self).extract))
 
     def checker(self) -> Callable[[Track, Any], Extracted]:
         """The validation function (picklable); override to bind extra data such as checksums."""
