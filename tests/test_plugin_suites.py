@@ -202,3 +202,21 @@ def test_a_model_restating_a_shape_fact_against_its_contract_fails_the_suite():
     result = run_check(check_feature_contract, Restating)
     assert result.status == "FAIL"
     assert "the class sets output_activation = 'linear' but its feature contract says 'tanh'" in result.message
+
+
+def test_validate_json_records_carry_path_status_and_format_added_by_the_core(kelcore, plugin_env, tmp_path):
+    env = plugin_env(*AUTHOR)
+    out = tmp_path / "out"
+    assert kelcore("export", "--untrained", "--format", "npz", "--models", "toy-chain", "--out", str(out),
+                   env=env).returncode == 0
+    result = kelcore("validate", "--json", str(out / "DynamicsEngine.kelnpz"), env=env)  # npz's FileCheck has no data
+    (record,) = json.loads(result.stdout)
+    assert record == {"path": str(out / "DynamicsEngine.kelnpz"), "status": 0, "problems": [], "format": "npz"}
+
+
+def test_the_model_suite_reads_each_export_back_through_the_exporters_load(kelcore, plugin_env):
+    result = kelcore("check", "toy-chain", "--json", env=plugin_env(*AUTHOR))  # lying-npz is installed beside npz
+    failed = [r for r in json.loads(result.stdout)["results"] if r["status"] == "FAIL"]
+    assert result.returncode == 1 and len(failed) == 1, failed
+    assert "export round trip (lying-npz, kel-author-plugin)" in failed[0]["message"]
+    assert "the file read back through LyingNpzExporter.load differs from PyTorch" in failed[0]["message"]
