@@ -220,3 +220,17 @@ def test_the_model_suite_reads_each_export_back_through_the_exporters_load(kelco
     assert result.returncode == 1 and len(failed) == 1, failed
     assert "export round trip (lying-npz, kel-author-plugin)" in failed[0]["message"]
     assert "the file read back through LyingNpzExporter.load differs from PyTorch" in failed[0]["message"]
+
+
+def test_every_in_repo_dataset_takes_its_shape_facts_from_the_contract():
+    from kelcore.api import contract_of
+    from kelcore.plugins import get_registry
+    from kelcore.testing import check_dataset_declares_contract, run_check
+
+    registry = get_registry()
+    names = [n for n in registry.names("datasets") if registry.components["datasets"][n].distribution != "kelcore"]
+    assert len(names) >= 6
+    for name in names:
+        result = run_check(check_dataset_declares_contract, registry.get("datasets", name).obj, "datasets")
+        assert result.status == "PASS", (name, result.message)
+    assert contract_of("DynamicsEngine").standardised and not contract_of("GroovePredictor").standardised
