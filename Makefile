@@ -37,7 +37,7 @@ test: setup
 # demo-data/ is this Makefile's own folder (make clean removes it): --force, so that a folder written by an older
 # kelcore (before folders were marked as kelcore's) is written again
 demo: setup
-	$(BIN)/kelcore data demo groove $(DEMO_DATA)/groove --seed 0 --force
+	$(BIN)/kelcore data demo groove-midi $(DEMO_DATA)/groove --seed 0 --force
 	$(BIN)/kelcore data demo deam $(DEMO_DATA)/deam --seed 0 --force
 	$(BIN)/kelcore data demo lakh $(DEMO_DATA)/lakh --seed 0 --force
 	$(BIN)/kelcore data demo maestro $(DEMO_DATA)/maestro --seed 0 --force

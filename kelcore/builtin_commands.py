@@ -100,10 +100,10 @@ class SpecCommand(Command):
         parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def run(self, args: argparse.Namespace) -> int:
-        from .spec import HEADER_PATH, get_spec, load_specs
+        from .spec import get_spec, header_path, load_specs
 
         if args.path:
-            print(HEADER_PATH)
+            print(header_path())
             return 0
         specs = [get_spec(args.name)] if args.name else list(load_specs().values())
         if args.json:
@@ -254,13 +254,17 @@ class DataCommand(Command):
         if not args.root.is_dir():
             print(f"kelcore data validate: {args.root}: no such folder", file=sys.stderr)
             return 2
-        extra = dict(item.split("=", 1) for item in args.option if "=" in item)
+        from .config import options_from_cli
+
+        where = f"kelcore data validate {args.dataset}"
+        given = options_from_cli(cls, args.option, where, {"root": args.root})  # a clear error for a bad -o
         tasks = list(getattr(cls, "tasks", None) or {})
-        if "task" in extra or len(tasks) < 2:
-            tasks = [extra.get("task")]
+        if "task" in given.model_fields_set or len(tasks) < 2:
+            tasks = [getattr(given, "task", None) if "task" in given.model_fields_set else None]
         reports = {}
         for task in tasks:  # a dataset serving several models: the counts of each model's training
-            dataset = cls(cls.Options(root=args.root, **extra, **({} if task is None else {"task": task})))
+            options = given if task is None else given.model_copy(update={"task": task})
+            dataset = cls(options)
             try:
                 reports[task] = dataset.validate(progress=on_terminal())
             except (OSError, ValueError, KeyError) as exc:  # the index itself cannot be read

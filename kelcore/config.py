@@ -196,6 +196,67 @@ def parse_override(item: str) -> tuple[tuple[str, ...], Any]:
     return parts, parsed
 
 
+def _option_value(text: str, annotation: Any) -> Any:
+    """One ``-o KEY=VALUE`` value: JSON (``[\"a\", \"b\"]``, ``{...}``), else a TOML value (``5``, ``true``,
+    ``"x"``), else plain text; for a list option plain text is split at commas (``a,b``)."""
+    import json
+    import typing
+
+    text = text.strip()
+    for parse in (json.loads, lambda t: tomllib.loads(f"v = {t}")["v"]):
+        try:
+            return parse(text)
+        except (ValueError, tomllib.TOMLDecodeError):
+            continue
+    origins = {typing.get_origin(annotation), *(typing.get_origin(a) for a in typing.get_args(annotation))}
+    if origins & {list, tuple, set, frozenset}:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def options_from_cli(cls: Any, items: list[str], where: str, base: dict[str, Any] | None = None) -> Any:
+    """``cls.Options`` from ``-o KEY=VALUE`` items (over ``base``), with a clear :class:`UsageError` naming the
+    option, what was given and what is expected (never a raw pydantic error): ``-o collections=a,b`` or
+    ``-o 'collections=["a","b"]'`` set a list option."""
+    from .errors import UsageError
+
+    fields = cls.Options.model_fields
+    values = dict(base or {})
+    given: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"{where}: -o {item}: expected KEY=VALUE")
+        key, text = (part.strip() for part in item.split("=", 1))
+        if key not in fields:
+            raise UsageError(f"{where}: -o {item}: {cls.__name__} has no option {key!r} (options: "
+                             f"{', '.join(fields) or 'none'})")
+        values[key], given[key] = _option_value(text, fields[key].annotation), item
+    try:
+        return cls.Options(**values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = str(error["loc"][0]) if error["loc"] else ""
+            shown = f"-o {given[key]}" if key in given else key or "options"
+            annotation = getattr(fields.get(key), "annotation", None)
+            expected = f" (expected {_type_name(annotation)})" if annotation is not None else ""
+            problems.append(f"{shown}: {error['msg']}{expected}")
+        raise UsageError(f"{where}: " + "; ".join(dict.fromkeys(problems))) from None
+
+
+def _type_name(annotation: Any) -> str:
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        args = typing.get_args(annotation)
+        inner = _type_name(args[0]) if args else "value"
+        return f"a list of {inner}, e.g. -o key=a,b or -o 'key=[\"a\", \"b\"]'"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(annotation)))
+    return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[tuple[str, ...], str]:
     """Set each ``KEY=VALUE`` in ``raw`` (in place); returns key path -> the override as typed."""
     applied: dict[tuple[str, ...], str] = {}
@@ -307,13 +368,17 @@ def _build_job(name: str, section: JobSection, run: RunSection, registry: Regist
                         for e in section.exporters}
     for extra in set(section.exporter_options) - set(section.exporters):
         problems.add(prefix + ("exporter_options", extra), f"options for exporter {extra!r}, which is not in exporters")
-    if len(problems.items) > before:
-        return None
-    model_options = _options(model_cls, section.model_options, prefix + ("model_options",), problems, base)
-    dataset_options = _options(dataset_cls, section.dataset_options, prefix + ("dataset_options",), problems, base)
-    trainer_options = _options(trainer_cls, section.trainer_options, prefix + ("trainer_options",), problems, base)
+    # every component that was found has its options checked too: one unknown name never hides the other errors
+    model_options = (_options(model_cls, section.model_options, prefix + ("model_options",), problems, base)
+                     if model_cls is not None else None)
+    dataset_options = (_options(dataset_cls, section.dataset_options, prefix + ("dataset_options",), problems, base)
+                       if dataset_cls is not None else None)
+    trainer_options = (_options(trainer_cls, section.trainer_options, prefix + ("trainer_options",), problems, base)
+                       if trainer_cls is not None else None)
     exporters = {}
     for exporter_name, cls in exporter_classes.items():
+        if cls is None:
+            continue
         opts = _options(cls, section.exporter_options.get(exporter_name, {}),
                         prefix + ("exporter_options", exporter_name), problems, base)
         if opts is not None:
@@ -350,9 +415,20 @@ def _cross_check(prefix: tuple[Any, ...], section: JobSection, model_cls: type[S
     if dataset.input_size is not None and dataset.input_size != spec.input_size:
         problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} yields {dataset.input_size} features per "
                      f"step but {spec.name} takes {spec.input_size} (C++ ModelSpec)")
-    if dataset.target_size != model_cls.target_size:
+    try:
+        target_size, standardised = dataset.target_size, dataset.standardised
+    except (LookupError, AttributeError) as exc:
+        problems.add(prefix + ("dataset",), f"dataset {section.dataset!r}: {exc}")
+        return
+    if target_size != model_cls.target_size:
         problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} yields targets of width "
-                     f"{dataset.target_size} but model {section.model!r} expects {model_cls.target_size}")
+                     f"{target_size} but model {section.model!r} expects {model_cls.target_size}")
+    if model_cls.feature_contract().standardised and not standardised:
+        problems.add(prefix + ("dataset",), f"dataset {section.dataset!r} does not standardise its inputs, but "
+                     f"{spec.name}'s feature contract says they are standardised with the training split's "
+                     "mean/std: remove the dataset's `standardised = False`, and return "
+                     "PreparedData(normalization=fit_normalization(train)) from its prepare() (an IndexedDataset "
+                     "does both by itself)")
     from .testing.checks import ConformanceError, check_output_size, check_parameter_count
 
     for check in (check_output_size, check_parameter_count):  # the conformance suite's own checks

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .components import Command, ExportContext, Exporter, ExportResult, SequenceModel
+from .config import options_from_cli
 from .errors import UsageError
 from .plugins import INSTALL_HINT, get_registry
 from .progress import on_terminal
@@ -22,23 +24,42 @@ class Exported:
     result: ExportResult
 
 
-def export_path(out: Path, model: SequenceModel, exporter: Exporter) -> Path:
-    """``<out>/<ModelSpec name><suffix>``: one file name for a model in a format, wherever it is exported."""
-    return Path(out) / f"{model.spec_name}{exporter.suffix}"
+def export_path(out: Path, model: SequenceModel, exporter: Exporter, label: str | None = None) -> Path:
+    """``<out>/<ModelSpec name><suffix>``: one file name for a model in a format, wherever it is exported; when one
+    command exports several models of a spec, ``<out>/<ModelSpec name>-<label><suffix>`` (named after the job or
+    model), so no file overwrites another."""
+    stem = f"{model.spec_name}-{label}" if label else model.spec_name
+    return Path(out) / f"{stem}{exporter.suffix}"
 
 
-def export_models(jobs: Iterable[tuple[str, SequenceModel, ExportContext]], exporters: dict[str, Exporter],
+def export_models(jobs: Iterable[tuple[str, SequenceModel, ExportContext]],
+                  exporters: dict[str, Exporter] | Callable[[str], dict[str, Exporter]],
                   out: Path, log: Any = None) -> list[Exported]:
-    """THE export loop: every (label, model, context) through every exporter into ``out``."""
-    done = []
+    """THE export loop: every (label, model, context) through every exporter into ``out`` (``exporters`` may be a
+    function of the label: a job's own exporters and options).
+
+    Files are named by :func:`export_path`, after the label too where several models share a spec; two exports
+    to one path in one command are refused with a :class:`~kelcore.api.UsageError` before anything is written."""
+    jobs = list(jobs)
+    per_spec = Counter(model.spec_name for _, model, _ in jobs)
+    taken: dict[Path, str] = {}
+    planned = []
     for label, model, context in jobs:
-        for name, exporter in exporters.items():
-            path = export_path(out, model, exporter)
-            result = exporter.export(model, path, context)
-            if log is not None:
-                size = f"{path.stat().st_size / 1e6:.2f} MB, " if path.exists() else ""
-                log(f"{label}: {path} ({size}max |file - PyTorch| = {result.max_abs_error:.2e})")
-            done.append(Exported(label, name, result))
+        for name, exporter in (exporters(label) if callable(exporters) else exporters).items():
+            path = export_path(out, model, exporter, label if per_spec[model.spec_name] > 1 else None)
+            owner = f"{label} ({name})"
+            if path in taken:
+                raise UsageError(f"two exports to one path in one command: {owner} and {taken[path]} would both "
+                                 f"write {path}; export them into different folders or with distinct job names")
+            taken[path] = owner
+            planned.append((label, model, context, name, exporter, path))
+    done = []
+    for label, model, context, name, exporter, path in planned:
+        result = exporter.export(model, path, context)
+        if log is not None:
+            size = f"{path.stat().st_size / 1e6:.2f} MB, " if path.exists() else ""
+            log(f"{label}: {path} ({size}max |file - PyTorch| = {result.max_abs_error:.2e})")
+        done.append(Exported(label, name, result))
     return done
 
 
@@ -46,42 +67,57 @@ def no_exporter_message() -> str:
     return f"no exporter plugin is loaded (`kelcore plugins` lists what is): install one ({INSTALL_HINT})"
 
 
-def choose_exporter(name: str | None) -> tuple[str, type[Exporter]]:
-    """The exporter ``--format NAME`` names, or the only one installed."""
+def choose_exporters(name: str | None, run_dir: Path | None = None) -> list[str]:
+    """The exporters of ``kelcore export``: the ones ``--format`` names (``a,b``); else, for a run, the exporters
+    its jobs used; else every installed exporter (all equals: the core prefers none)."""
     registry = get_registry()
-    names = registry.names("exporters")
     if name:
-        return name, registry.get("exporters", name).obj
-    if not names:
+        names = [n.strip() for n in name.split(",") if n.strip()]
+        for each in names:
+            registry.get("exporters", each)  # an unknown name: the registry's error, with the installed names
+        return names
+    installed = registry.names("exporters")
+    if not installed:
         raise UsageError(no_exporter_message())
-    if len(names) > 1:
-        raise UsageError(f"several exporters are installed ({', '.join(names)}): choose one with --format NAME")
-    return names[0], registry.components["exporters"][names[0]].obj
+    if run_dir is not None:
+        used = [n for jobs in _run_jobs(run_dir).values() for n in (jobs.get("exporters") or [])]
+        used = [n for n in dict.fromkeys(used) if n in installed]
+        if used:
+            return used
+    return installed
 
 
-def _options(text: list[str]) -> dict[str, Any]:
-    import tomllib
+def _items_per_exporter(items: list[str], classes: dict[str, type[Exporter]]) -> dict[str, list[str]]:
+    """``-o KEY=VALUE`` items split among the chosen exporters by the options each has; a key none has (or an
+    item without ``=``) goes to all of them, so the error names it."""
+    split: dict[str, list[str]] = {name: [] for name in classes}
+    for item in items:
+        key = item.split("=", 1)[0].strip() if "=" in item else None
+        owners = [n for n, cls in classes.items() if key in cls.Options.model_fields] or list(classes)
+        for name in owners:
+            split[name].append(item)
+    return split
 
-    values = {}
-    for item in text:
-        if "=" not in item:
-            raise UsageError(f"--option {item}: expected KEY=VALUE")
-        key, value = item.split("=", 1)
-        try:
-            values[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            values[key.strip()] = value.strip()
-    return values
+
+def _run_jobs(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each job's resolved section of a run (run.json), or {} when the run has none."""
+    try:
+        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    jobs = (info.get("resolved") or {}).get("jobs") or {}
+    return {job: section for job, section in jobs.items() if isinstance(section, dict)}
 
 
 class ExportCommand(Command):
-    help = ("export models with an installed exporter (--format NAME), from a run directory or untrained "
-            "straight from their plugins")
+    help = ("export models with the installed exporters (--format NAME to choose), from a run directory or "
+            "untrained straight from their plugins")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("run_dir", nargs="?", type=Path, help="a run directory of `kelcore run`")
         parser.add_argument("--format", "-f", dest="format", metavar="NAME",
-                            help="exporter name (see `kelcore list exporters`; default: the only one installed)")
+                            help="exporter name(s), a,b (see `kelcore list exporters`; default: for a run the exporters its "
+                                 "jobs used, else every installed exporter)")
         parser.add_argument("--untrained", action="store_true", help="export every registered model untrained")
         parser.add_argument("--seed", type=int, default=0, help="weight seed for --untrained (default 0)")
         parser.add_argument("--models", help="comma-separated model or job names (default: all)")
@@ -107,26 +143,33 @@ class ExportCommand(Command):
             return 2
         if args.run_dir and not args.run_dir.is_dir():
             raise UsageError(f"{args.run_dir}: no such run directory")
-        name, cls = choose_exporter(args.format)
-        cli_options = _options(args.option)
+        names = choose_exporters(args.format, None if args.untrained else args.run_dir)
+        registry = get_registry()
+        classes = {name: registry.get("exporters", name).obj for name in names}
+        items = _items_per_exporter(args.option, classes)
         out = args.out or args.run_dir / "exports"
         if args.out is not None:  # a user-named folder: nothing of the user's is overwritten
             from .io import claim_output_folder
 
             claim_output_folder(out, force=args.force)
-        results = []
         if args.untrained:
-            exporter = cls(cls.Options(**cli_options))
-            results = export_models(self._untrained(args), {name: exporter}, out, print)
+            exporters = {name: cls(options_from_cli(cls, items[name], f"kelcore export ({name})"))
+                         for name, cls in classes.items()}
+            results = export_models(self._untrained(args), exporters, out, print)
         else:
-            configured = self._job_exporter_options(args.run_dir, name)
-            for job, options_for_job in self._trained(args):
-                exporter = cls(cls.Options(**{**configured.get(job[0], {}), **cli_options}))
-                results += export_models([job], {name: exporter}, out, print)
-            exporter = cls(cls.Options(**cli_options))
-        extra = exporter.finish(out, [r.result for r in results], args)
-        if extra:
-            print(f"also written: {', '.join(p.name for p in extra)} in {out}")
+            jobs = _run_jobs(args.run_dir)
+
+            def exporters_of(job: str) -> dict[str, Exporter]:
+                configured = jobs.get(job, {}).get("exporter_options") or {}
+                return {name: cls(options_from_cli(cls, items[name], f"kelcore export ({name}, job {job})",
+                                                   configured.get(name) or {})) for name, cls in classes.items()}
+
+            results = export_models(self._trained(args), exporters_of, out, print)
+        for name, cls in classes.items():
+            finisher = cls(options_from_cli(cls, items[name], f"kelcore export ({name})"))
+            extra = finisher.finish(out, [r.result for r in results if r.exporter == name], args)
+            if extra:
+                print(f"also written: {', '.join(p.name for p in extra)} in {out}")
         return 0
 
     @staticmethod
@@ -153,18 +196,7 @@ class ExportCommand(Command):
             raise UsageError(str(exc)) from None
         for trained in trained_models:
             if wanted is None or trained.model_name in wanted or trained.job in wanted:
-                yield (trained.job, trained.model, trained.context), None
-
-    @staticmethod
-    def _job_exporter_options(run_dir: Path, exporter: str) -> dict[str, dict[str, Any]]:
-        """Each job's ``exporter_options[exporter]`` from the run's resolved pipeline (run.json)."""
-        try:
-            info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        jobs = (info.get("resolved") or {}).get("jobs") or {}
-        return {job: (section.get("exporter_options") or {}).get(exporter, {}) for job, section in jobs.items()
-                if isinstance(section, dict)}
+                yield trained.job, trained.model, trained.context
 
 
 class ValidateCommand(Command):
@@ -195,16 +227,20 @@ class ValidateCommand(Command):
         return max(candidates, key=lambda c: c[:2])[2]
 
     def run(self, args: argparse.Namespace) -> int:
-        checks = []
+        checks, formats = [], []
         for index, path in enumerate(args.files):
             if on_terminal():
                 print(f"\rvalidating {index + 1}/{len(args.files)}: {path}", end="", file=sys.stderr)
-            checks.append(self._validator(path, args.format).check_file(path, check_specs=args.check_specs))
+            validator = self._validator(path, args.format)
+            formats.append(next((n for n, c in get_registry().components["exporters"].items()
+                                 if c.obj is validator), validator.__name__))
+            checks.append(validator.check_file(path, check_specs=args.check_specs))
         if on_terminal():
             print(file=sys.stderr)
         if args.json:
-            print(json.dumps([c.data or {"path": str(c.path), "status": c.status, "problems": c.problems}
-                              for c in checks], indent=2))
+            # the exporter's own record, with what every record holds added by the core
+            print(json.dumps([{**c.data, "path": str(c.path), "status": c.status, "problems": list(c.problems),
+                               "format": fmt} for c, fmt in zip(checks, formats)], indent=2))
         else:
             for check in checks:
                 if check.status == 0:

@@ -29,14 +29,6 @@ RECURRENT_MODULES = (nn.LSTM, nn.GRU)
 TRAIN_ONLY_MODULES: tuple[type[nn.Module], ...] = (nn.Dropout, nn.AlphaDropout, nn.Identity)
 
 
-def __getattr__(name: str) -> object:
-    # Which layers a host can load is a format's rule, kept by its exporter plugin (kel_plugin_rtneural.rules).
-    if name in ("SUPPORTED_MODULES", "unsupported_reason"):
-        raise AttributeError(f"kelcore.layers.{name} moved to the RTNeural exporter plugin: "
-                             f"from kel_plugin_rtneural.rules import {name}")
-    raise AttributeError(f"module 'kelcore.layers' has no attribute {name!r}")
-
-
 class ChainModel(SequenceModel):
     """A SequenceModel whose network is ``self.layers``, applied in order.
 

@@ -118,10 +118,6 @@ class Registry:
         except KeyError:
             raise UnknownComponentError(unknown_name_message(kind, name, self.names(kind), self.plugins)) from None
 
-    @property
-    def load_errors(self) -> list[PluginInfo]:
-        return [p for p in self.plugins if p.error]
-
 
 INSTALL_HINT = "README.md, section Installing, says which distribution provides which component"
 

@@ -6,7 +6,6 @@ sensible the base class has one (``Options``, ``write_demo``, ``Trainer.Options`
 """
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from .components import Command, Dataset, Exporter, Options, SequenceModel, Trainer
@@ -19,13 +18,10 @@ ACTIVATIONS = ("softmax", "tanh", "sigmoid", "relu", "linear")
 REQUIRED: dict[str, list[tuple[str, str]]] = {
     "models": [
         ("spec_name", 'spec_name = "GroovePredictor" (a ModelSpec of ModelSpec.h; `kelcore spec` lists them)'),
-        ("target_size", "target_size = N (width of the per-step target vector the dataset provides)"),
-        ("output_activation", 'output_activation = "softmax" (or tanh, sigmoid, relu, linear: the last module)'),
         ("primary_metric", 'primary_metric = "name" (a key of metrics(); how "beats the baseline" is judged)'),
     ],
     "datasets": [
         ("produces", 'produces = "GroovePredictor" (the ModelSpec whose feature contract the sequences follow)'),
-        ("target_size", "target_size = N (width of every Sequence.targets row)"),
     ],
     "trainers": [],
     "exporters": [("suffix", 'suffix = ".ext" (the file name ending of an exported model)')],
@@ -69,9 +65,17 @@ def check_component(kind: str, name: str, obj: Any, distribution: str) -> None:
         missing.append(f"the method(s) {', '.join(abstract)} (abstract in kelcore.api.{base.__name__})")
     if missing:
         raise PluginError(f"{where}: missing " + "; ".join(missing))
-    if kind == "models" and obj.output_activation not in ACTIVATIONS:
-        raise PluginError(f"{where}: output_activation = {obj.output_activation!r}: use one of "
-                          f"{', '.join(ACTIVATIONS)}")
+    if kind == "models":
+        for attribute, example in (("target_size", "target_size=N"), ("output_activation", 'output_activation="softmax"')):
+            try:
+                getattr(obj, attribute)
+            except Exception as exc:  # noqa: BLE001 - feature_contract() itself may fail: say so
+                raise PluginError(f"{where}: missing {attribute}: its feature_contract() does not state it "
+                                  f"(FeatureContract({example}, ...)) and the class does not set it "
+                                  f"({type(exc).__name__}: {exc})") from None
+        if obj.output_activation not in ACTIVATIONS:
+            raise PluginError(f"{where}: output_activation = {obj.output_activation!r}: use one of "
+                              f"{', '.join(ACTIVATIONS)}")
     if kind == "models":
         from .spec import SpecError, get_spec
 
@@ -79,7 +83,6 @@ def check_component(kind: str, name: str, obj: Any, distribution: str) -> None:
             get_spec(obj.spec_name)
         except SpecError as exc:
             raise PluginError(f"{where}: spec_name {obj.spec_name!r}: {exc}") from None
-    if kind == "datasets" and isinstance(inspect.getattr_static(obj, "target_size", None), int) is False \
-            and not isinstance(inspect.getattr_static(obj, "target_size", None), property):
-        raise PluginError(f"{where}: target_size must be an int (or a property), got "
-                          f"{inspect.getattr_static(obj, 'target_size')!r}")
+    if kind == "datasets" and _has(obj, "standardised_tasks"):
+        raise PluginError(f"{where}: standardised_tasks is gone: whether the inputs are standardised is the "
+                          "produced model's feature contract's `standardised`; remove standardised_tasks")

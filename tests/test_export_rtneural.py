@@ -53,7 +53,7 @@ def toy(*layers: nn.Module, activation: str = "linear"):
 
 
 def export(model, tmp_path: Path, name: str = "m.json"):
-    return RTNeuralExporter().export(model, tmp_path / name, ExportContext(seed=1))
+    return RTNeuralExporter().export(model, tmp_path / name, ExportContext(seed=1, run_id="untrained"))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

@@ -11,8 +11,9 @@ from conftest import REPO
 def test_quickstart_trains_all_five_beats_every_baseline_and_exports(kelcore, tmp_path):
     (tmp_path / "examples").mkdir()
     shutil.copy(REPO / "examples" / "quickstart.toml", tmp_path / "examples" / "quickstart.toml")
-    for dataset in ("groove", "deam", "lakh", "maestro", "music21corpus"):
-        demo = kelcore("data", "demo", dataset, str(tmp_path / "demo-data" / dataset), "--seed", "0")
+    for dataset, folder in (("groove-midi", "groove"), ("deam", "deam"), ("lakh", "lakh"), ("maestro", "maestro"),
+                            ("music21corpus", "music21corpus")):
+        demo = kelcore("data", "demo", dataset, str(tmp_path / "demo-data" / folder), "--seed", "0")
         assert demo.returncode == 0, demo.stderr
     result = kelcore("run", str(tmp_path / "examples" / "quickstart.toml"), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]

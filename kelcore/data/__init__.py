@@ -13,7 +13,7 @@ Plugins import these names from :mod:`kelcore.api`; ``kelcore.data.X`` keeps wor
 """
 from ..components import Dataset, DatasetProblem, PreparedData, RunContext, Sequence, ValidationReport  # noqa: F401
 from ..io import atomic_write, config_digest, file_digest, write_json_atomic, write_text_atomic  # noqa: F401
-from .cache import FeatureCache, UnsafeCacheEntry, cache_dir_of, default_cache_dir  # noqa: F401
+from .cache import FeatureCache, UnsafeCacheEntry, cache_dir_of, default_cache_dir, feature_cache_key  # noqa: F401
 from .indexed import (STORE_NAME, Extracted, FeatureWidthError, IndexedDataset, Track,  # noqa: F401
                       check_produced_widths, extract_tracks, iter_extracted, load_or_draw_split, prepare_dataset,
                       split_problem, validate_tracks)

@@ -129,6 +129,53 @@ def _extracted():
     return Extracted
 
 
+def provider_of_class(cls: type) -> dict[str, str]:
+    """``{"name", "version"}`` of the installed distribution that provides ``cls``: the registry's record when
+    ``cls`` is a registered component, else the import package's distribution metadata, else its top module."""
+    from importlib import metadata
+
+    from ..plugins import get_registry
+
+    for components in get_registry().components.values():
+        for component in components.values():
+            if component.obj is cls:
+                return {"name": component.distribution, "version": str(component.version)}
+    top = cls.__module__.split(".")[0]
+    for name in metadata.packages_distributions().get(top, []):
+        try:
+            return {"name": name, "version": metadata.version(name)}
+        except metadata.PackageNotFoundError:
+            continue
+    return {"name": top, "version": "unknown"}
+
+
+def code_digest(function: Any) -> str:
+    """sha256 (16 hex digits) of the source of the module that defines ``function``: an edited extractor module
+    changes the key even before its distribution's version is bumped (an editable install, say)."""
+    import hashlib
+    import inspect
+
+    try:
+        source = inspect.getsource(inspect.getmodule(function))  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        source = getattr(function, "__qualname__", repr(function))
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def feature_cache_key(dataset: Any, extract: Any) -> dict[str, Any]:
+    """What a dataset's feature-cache entries are keyed by, besides each file's content: the contract (model and
+    version) it produces, the distribution that provides the dataset (name and version), the extractor module's
+    code digest and the dataset's own ``feature_config()``. Change any of them and every entry is a miss: changed
+    plugin code never serves stale features."""
+    try:
+        version = dataset.contract().version
+    except (LookupError, AttributeError):
+        version = "unknown"
+    return {"contract": {"model": dataset.produces, "version": version},
+            "distribution": provider_of_class(type(dataset)), "code": code_digest(extract),
+            "feature_config": dataset.feature_config()}
+
+
 def default_cache_dir() -> Path:
     """``$KELCORE_CACHE_DIR`` or ``~/.cache/kelcore``."""
     return Path(os.environ.get("KELCORE_CACHE_DIR") or Path.home() / ".cache" / "kelcore")

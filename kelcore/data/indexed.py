@@ -15,7 +15,7 @@ from ..components import (PROBLEM_KINDS, SPLITS, Dataset, DatasetOptions, Datase
                           Sequence, ValidationReport)
 from ..io import config_digest, file_digest, write_json_atomic, write_text_atomic
 from ..progress import Progress
-from .cache import FeatureCache, cache_dir_of, default_cache_dir  # noqa: F401 - re-exported
+from .cache import FeatureCache, cache_dir_of, default_cache_dir, feature_cache_key  # noqa: F401 - re-exported
 from .parallel import parallel_map
 from .splits import fit_normalization, split_by_group, standardiser
 from .store import PackedWriter
@@ -37,6 +37,10 @@ class Track:
       ``unsupported`` problem, counted and listed with a suggestion.
     * ``labels`` -- whatever the extractor needs besides the file (annotations, bpm, ...); must be picklable, and
       is part of the cache key.
+    * ``reason`` -- why ``path`` is None, in the words of the dataset (e.g. "no audio listed for song 12 in
+      annotations.csv"); reported with the missing row instead of a bare "file not found".
+
+    Two rows with one ``track_id`` are a problem: the second is counted (``unsupported``) and never used.
     """
 
     track_id: str
@@ -44,6 +48,7 @@ class Track:
     group: str
     split: str | None = None
     labels: Any = None
+    reason: str = ""
 
 
 @dataclass
@@ -64,8 +69,10 @@ def _extract_one(job: tuple[Callable[[Track, Any], Extracted], Track, Any, Featu
     """Top-level (picklable) worker: extract one track, store the result under ``key``; never raises."""
     extract, track, config, cache, key = job
     try:
-        if track.path is None or not track.path.exists():
-            return Extracted(kind="missing", reason="file not found")
+        if track.path is None:
+            return Extracted(kind="missing", reason=track.reason or "the index lists no file for this row")
+        if not track.path.exists():
+            return Extracted(kind="missing", reason=f"file not found{': ' + track.reason if track.reason else ''}")
         result = extract(track, config)
     except MemoryError:
         result = Extracted(kind="corrupt", reason="ran out of memory while parsing")
@@ -78,12 +85,12 @@ def _extract_one(job: tuple[Callable[[Track, Any], Extracted], Track, Any, Featu
 
 def iter_extracted(
     tracks: list[Track], extract: Callable[[Track, Any], Extracted], config: Any, cache_dir: Path | None,
-    workers: int | None, progress: bool | None, desc: str,
+    workers: int | None, progress: bool | None, desc: str, cache_key: Any = None,
 ) -> Iterator[tuple[int, Extracted]]:
     """``(index, extract(track, config))`` for every track, each result handed over once and kept by no one here:
     cache hits first, read in this process in index order (a warm re-run starts no worker pool), then the misses,
     extracted in parallel, in index order."""
-    cache = FeatureCache(cache_dir, config) if cache_dir else None
+    cache = FeatureCache(cache_dir, config if cache_key is None else cache_key) if cache_dir else None
     misses: list[int] = []
     keys: dict[int, str] = {}
     with Progress(len(tracks), "checking feature cache", progress if cache else False) as bar:
@@ -130,6 +137,7 @@ def prepare_dataset(
     context: RunContext, cache_dir: Path | None, workers: int | None, standardise: bool,
     widths: tuple[str, int, int] | None = None, root: Path | None = None,
     regroup: Callable[[list[tuple[Track, Sequence]]], dict[str, str] | None] | None = None,
+    cache_key: Any = None,
 ) -> PreparedData:
     """Extract (cached, parallel), count what was skipped and why, split, normalise on train only.
 
@@ -142,12 +150,15 @@ def prepare_dataset(
     ``widths`` = (ModelSpec name, input size, target size): every produced sequence must have them, or the
     preparation fails naming the file (the feature code, not a declared number, is what gets checked).
     ``regroup(usable)`` may return refined groups (track id -> group) from the extracted content, e.g. pieces that
-    share a tune, before the split is drawn.
+    share a tune, before the split is drawn. ``config`` is handed to ``extract``; the feature cache is keyed by
+    ``cache_key`` when given (an ``IndexedDataset`` passes :func:`~kelcore.data.cache.feature_cache_key`), else by
+    ``config``.
     """
     report = ValidationReport(dataset=name, root=str(root or ""), listed=len(tracks))
     tracks = _rows_with_known_splits(tracks, report)
     with PackedWriter(context.run_dir / STORE_NAME) as writer:
-        slots = _extract_into(writer, tracks, extract, config, cache_dir, workers, context.progress, name, report)
+        slots = _extract_into(writer, tracks, extract, config, cache_dir, workers, context.progress, name, report,
+                              cache_key)
         store = writer.finish()
         usable = [(track, Sequence(track.track_id, *store.pair(slot), track.group)) for track, slot in slots]
         if widths is not None:
@@ -199,12 +210,13 @@ def _statistics(train: list[Sequence], standardise: bool) -> dict[str, list[floa
 
 def _extract_into(writer: PackedWriter, tracks: list[Track], extract: Callable[[Track, Any], Extracted],
                   config: Any, cache_dir: Path | None, workers: int | None, progress: bool | None, name: str,
-                  report: ValidationReport) -> list[tuple[Track, int]]:
+                  report: ValidationReport, cache_key: Any = None) -> list[tuple[Track, int]]:
     """Stream every usable result into ``writer`` as it comes (none is kept in memory); the problems go to
     ``report``. Returns (track, slot) of the usable tracks, in index order."""
     slots: dict[int, int] = {}
     problems: dict[int, DatasetProblem] = {}
-    for index, result in iter_extracted(tracks, extract, config, cache_dir, workers, progress, f"{name} features"):
+    for index, result in iter_extracted(tracks, extract, config, cache_dir, workers, progress, f"{name} features",
+                                        cache_key):
         if result.kind:
             problems[index] = _problem(tracks[index], result)
         else:
@@ -249,11 +261,18 @@ def split_problem(track: Track) -> DatasetProblem | None:
 
 
 def _rows_with_known_splits(tracks: list[Track], report: ValidationReport) -> list[Track]:
-    kept = []
-    for track in tracks:
+    """The rows that can be used: a known split and a track id not seen before (the others are counted)."""
+    kept, seen = [], {}
+    for row, track in enumerate(tracks):
         problem = split_problem(track)
+        if problem is None and track.track_id in seen:
+            problem = DatasetProblem(str(track.path or track.track_id), "unsupported",
+                                     f"duplicate track id {track.track_id!r}: index row {row} repeats the "
+                                     f"id of {seen[track.track_id]}; only the first is used (a track id "
+                                     "must be unique: it keys split.json)")
         if problem is None:
             kept.append(track)
+            seen[track.track_id] = str(track.path or track.track_id)
         else:
             report.problems.append(problem)
     return kept
@@ -283,18 +302,17 @@ def validate_tracks(name: str, root: Path, tracks: list[Track], check: Callable[
 class IndexedDataset(Dataset):
     """A dataset plugin from an index of tracks and a per-track extractor.
 
-    Subclasses implement :meth:`read_index` and set ``name``, ``target_size`` and the extractor functions
+    Subclasses implement :meth:`read_index` and set ``name`` and the extractor functions
     ``extract(track, config)`` and ``check(track, config)`` (module-level functions wrapped in
     ``staticmethod``, so worker processes can pickle them); ``prepare`` (cached, parallel, split,
     normalised) and ``validate`` come from here. A dataset that serves several models maps its
-    ``options.task`` to ModelSpec names in ``tasks``; ``standardised_tasks`` lists those whose contract
-    standardises the inputs (the others use identity normalisation).
+    ``options.task`` to ModelSpec names in ``tasks``. The target width and whether the inputs are standardised
+    (with the training split's mean/std, else the identity) come from the produced model's feature contract.
     """
 
     Options: ClassVar[type] = DatasetOptions
     name: ClassVar[str]
     tasks: ClassVar[dict[str, str]] = {}
-    standardised_tasks: ClassVar[frozenset[str]] = frozenset()
     extract: ClassVar[Callable[[Track, Any], Extracted]]
     check: ClassVar[Callable[[Track, Any], Extracted]]
 
@@ -316,8 +334,10 @@ class IndexedDataset(Dataset):
         return None
 
     def feature_config(self) -> Any:
-        """Everything that changes the features (part of the cache key). A subclass adds its contract's
-        version and constants and every feature parameter it uses."""
+        """Every parameter of this dataset that changes the features (JSON-able): part of the feature-cache key,
+        beside the contract's model and version, the providing distribution's name and version and the extractor
+        module's code digest (:func:`~kelcore.data.cache.feature_cache_key`). A subclass adds every feature
+        parameter it uses (options that change extraction, the contract's constants)."""
         return {"dataset": self.name, "contract": self.produces, "task": self.task}
 
     def tracks(self) -> list[Track]:
@@ -335,8 +355,9 @@ class IndexedDataset(Dataset):
         widths = (self.produces, get_spec(self.produces).input_size, self.target_size)
         return prepare_dataset(label, self.tracks(), type(self).extract, self.feature_config(), context,
                                cache_dir_of(self.options), self.options.workers,
-                               standardise=self.task in self.standardised_tasks, widths=widths,
-                               root=Path(self.options.root), regroup=self.content_groups)
+                               standardise=self.standardised, widths=widths,
+                               root=Path(self.options.root), regroup=self.content_groups,
+                               cache_key=feature_cache_key(self, type(self).extract))
 
     def check_structure(self) -> list[str]:
         """The index can be read and lists at least one track (no file is parsed)."""

@@ -7,12 +7,16 @@ in that form, so an edit to the header can never be half-read.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 HEADER_PATH = Path(__file__).with_name("ModelSpec.h")
+#: A ModelSpec.h to read instead of the installed one, when set: to try a new spec line (a sixth model) before it
+#: is added to the header the C++ plugin and kelcore ship.
+HEADER_ENV = "KELCORE_MODEL_SPEC"
 
 _SPEC_LINE = re.compile(
     r'^\s*inline\s+constexpr\s+ModelSpec\s+(?P<ident>\w+)\s*\{\s*"(?P<name>\w+)"\s*,\s*'
@@ -58,10 +62,22 @@ def parse_header(text: str, source: str = "ModelSpec.h") -> dict[str, ModelSpec]
     return specs
 
 
-@lru_cache(maxsize=1)
+def header_path() -> Path:
+    """The header specs are read from: ``$KELCORE_MODEL_SPEC`` when set, else the one shipped with kelcore."""
+    return Path(os.environ[HEADER_ENV]) if os.environ.get(HEADER_ENV) else HEADER_PATH
+
+
+@lru_cache(maxsize=4)
+def _specs_of(path: str) -> dict[str, ModelSpec]:
+    return parse_header(Path(path).read_text(encoding="utf-8"), path)
+
+
 def load_specs() -> dict[str, ModelSpec]:
-    """All specs from the header shipped with kelcore, by name."""
-    return parse_header(HEADER_PATH.read_text(encoding="utf-8"), str(HEADER_PATH))
+    """All specs of the header (:func:`header_path`), by name."""
+    return _specs_of(str(header_path()))
+
+
+load_specs.cache_clear = _specs_of.cache_clear  # type: ignore[attr-defined]
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -70,4 +86,4 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return specs[name]
     except KeyError:
-        raise SpecError(f"no C++ ModelSpec named {name!r} in {HEADER_PATH}; known: {', '.join(specs)}") from None
+        raise SpecError(f"no C++ ModelSpec named {name!r} in {header_path()}; known: {', '.join(specs)}") from None

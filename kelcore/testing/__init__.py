@@ -18,17 +18,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .checks import CHECKS, SPEC_CHECKS, ConformanceError, ConformanceSkip  # noqa: F401
+from .checks import CHECKS, ConformanceError, ConformanceSkip  # noqa: F401
 from .checks import (check_deterministic_forward, check_export_round_trip, check_feature_contract,  # noqa: F401
                      check_finite_outputs, check_input_size, check_output_activation, check_output_range,
                      check_output_size, check_parameter_count, check_reset_restores_initial_state,
                      check_seeded_initialisation, check_spec_exists, check_streaming_matches_sequence, describe,
                      distribution_of, kept_dir, model_checks)
-from .runner import (CheckResult, checks_for, components_of_plugin, models_of_plugin, run_all,  # noqa: F401
+from .runner import (CheckResult, checks_for, components_of_plugin, run_all,  # noqa: F401
                      run_check, target_id, unpack)
 from .suites import DATASET_CHECKS, EXPORTER_CHECKS  # noqa: F401
 from .suites import (check_dataset_counts_a_corrupt_file, check_dataset_declares_contract,  # noqa: F401
-                     check_dataset_demo_prepares, check_exporter_round_trip)
+                     check_dataset_demo_prepares, check_exporter_files_match_pytorch, check_exporter_round_trip)
 
 
 def __getattr__(name: str) -> Any:

@@ -23,6 +23,16 @@ def registration_results(name: str, found: dict[str, dict[str, type]]) -> list[C
     return results
 
 
+def nothing_checked(results: list[CheckResult]) -> str:
+    """The reason, when no check of a run passed or failed (every one skipped): a suite that checked nothing
+    proves nothing, so ``kelcore check`` exits 1 with it. Empty when something was checked."""
+    if any(r.status in ("PASS", "FAIL") for r in results):
+        return ""
+    reasons = sorted({r.message for r in results if r.message})
+    return ("nothing was checked: every check skipped (" + "; ".join(reasons) + ")" if reasons
+            else "nothing was checked: no check ran")
+
+
 class CheckCommand(Command):
     help = "run the conformance suites on a plugin's models, datasets and exporters (exit 1 on any failure)"
 
@@ -40,8 +50,9 @@ class CheckCommand(Command):
         for kind, components in found.items():
             results += run_all(list(components.values()), kind)
         failed = [r for r in results if r.status == "FAIL"]
+        nothing = nothing_checked(results)
         if args.json:
-            print(json.dumps({"plugin": args.plugin, "passed": not failed,
+            print(json.dumps({"plugin": args.plugin, "passed": not failed and not nothing, "nothing_checked": nothing,
                               "results": [r.__dict__ for r in results]}, indent=2))
         else:
             width = max(len(r.check) for r in results)
@@ -50,7 +61,9 @@ class CheckCommand(Command):
                 print(f"{r.model:<{name_width}} {r.check:<{width}} {r.status:<4} {r.message}".rstrip())
             counts = {s: sum(r.status == s for r in results) for s in ("PASS", "FAIL", "SKIP")}
             print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
-        return 1 if failed else 0
+        if nothing:
+            print(f"kelcore check: {nothing}", file=sys.stderr)
+        return 1 if failed or nothing else 0
 
 
 @hookimpl

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..components import SequenceModel
 from ..plugins import Registry, UnknownComponentError, get_registry, unknown_name_message
 from .checks import ConformanceError, ConformanceSkip, distribution_of, model_checks
 from .suites import DATASET_CHECKS, EXPORTER_CHECKS
@@ -63,14 +62,6 @@ def components_of_plugin(name: str, registry: Registry | None = None,
         raise UnknownComponentError(unknown_name_message("components", name, candidates, registry.plugins).replace(
             "unknown component", "no plugin or component"))
     return found
-
-
-def models_of_plugin(name: str, registry: Registry | None = None) -> dict[str, type[SequenceModel]]:
-    """Models registered under ``name``, or by the plugin whose entry point or distribution is ``name``."""
-    try:
-        return components_of_plugin(name, registry, kinds=("models",))["models"]
-    except UnknownComponentError as exc:
-        raise UnknownComponentError(str(exc).replace("no plugin or component", "no model plugin")) from None
 
 
 def run_check(check: Callable[..., None], target: Target, kind: str = "models") -> CheckResult:

@@ -41,7 +41,6 @@ class DrumLoops(IndexedDataset):
     Options = DrumLoopsOptions
     name = "drumloops"
     tasks = {"": SPEC.name}         # the contract these features follow: checked against the model at config time
-    target_size = 49                # docs/CONTRACTS.md: 32 values, 16 mask, sixteenth length in ms
     extract = staticmethod(extract)
     check = staticmethod(check_midi)
 

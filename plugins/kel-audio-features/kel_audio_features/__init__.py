@@ -169,8 +169,6 @@ class EmotionAudioDataset(IndexedDataset):
     targets. A subclass sets ``name`` and ``Options`` and reads its layout in ``read_index``."""
 
     tasks = {"": "EmotionRecognizer"}
-    standardised_tasks = frozenset({""})
-    target_size = 2
     extract = staticmethod(extract_emotion)
     check = staticmethod(check_audio)
 

@@ -3,7 +3,7 @@ the C++ offsets and the docs are all derived."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from kelcore.api import FeatureContract, FeatureElement
 
@@ -90,7 +90,9 @@ class Contract:
                           f"Decoding: {self.decoding}"])
         return FeatureContract(model=self.model, version=self.version, inputs=self.inputs.elements(norm),
                                outputs=self.outputs.elements(self.output_normalisation), targets=self.targets,
-                               notes=notes)
+                               notes=notes, target_size=self.target_size,
+                               standardised=self.input_normalisation == "standardised",
+                               output_activation=self.output_normalisation)
 
     def cache_key(self) -> dict[str, Any]:
         """What a feature cache key must hold so that a changed contract never serves stale features."""
@@ -110,9 +112,6 @@ def _plain(value: Any) -> Any:
 
 def one_hot(name: str, labels: tuple[str, ...] | list[str], meaning: str, scale: str = "one-hot") -> Segment:
     return Segment(name, len(labels), meaning, scale, tuple(str(label) for label in labels))
-
-
-Scalar = Callable[[str, str, str], Segment]
 
 
 def scalar(name: str, meaning: str, scale: str) -> Segment:

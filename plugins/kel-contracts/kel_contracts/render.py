@@ -96,6 +96,24 @@ def render_cpp() -> str:
     return "\n".join(lines)
 
 
+def render_spec_asserts(spec_header: str = "ModelSpec.h", contracts_header: str = "KelContracts.h") -> str:
+    """A C++17 translation unit that ties the two headers in C++ too: for every contract, ``static_assert``s
+    that its input and output sizes are the ModelSpec's (ModelSpec.h is the source; the contracts follow it).
+    Compiled by the tests; a plugin's build may compile it as well."""
+    lines = [f"// {GENERATED_NOTE}", "// Compile-time proof that KelContracts.h follows ModelSpec.h.",
+             f'#include "{spec_header}"', f'#include "{contracts_header}"', ""]
+    for space, module in MODULES.items():
+        contract = getattr(module, "CONTRACT", None)
+        if contract is None:
+            continue
+        for side, size in (("input", "kInputSize"), ("output", "kOutputSize")):
+            spec_field = f"kel::{contract.model}Spec.{side}Size"
+            lines.append(f"static_assert(static_cast<size_t>(kel::contracts::{space}::{size}) == {spec_field}, "
+                         f'"{contract.model}: the contract\'s {side} size is not ModelSpec.h\'s");')
+    lines += ["", "int main() { return 0; }", ""]
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- Markdown
 def _elements_table(contract: Contract, which: str) -> list[str]:
     layout = contract.inputs if which == "inputs" else contract.outputs

@@ -31,8 +31,6 @@ class DynamicsEngine(ChainModel):
 
     spec_name = SPEC.name
     Options = DynamicsOptions
-    target_size = CONTRACT.target_size
-    output_activation = "softmax"
     primary_metric = "velocity_mae"
     higher_is_better = False
 

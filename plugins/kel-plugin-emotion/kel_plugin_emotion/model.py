@@ -49,8 +49,6 @@ class EmotionRecognizer(ChainModel):
 
     spec_name = SPEC.name
     Options = EmotionOptions
-    target_size = CONTRACT.target_size
-    output_activation = "softmax"
     primary_metric = "rmse"
     higher_is_better = False
 

@@ -42,8 +42,6 @@ class GroovePredictor(ChainModel):
 
     spec_name = SPEC.name
     Options = GrooveOptions
-    target_size = CONTRACT.target_size
-    output_activation = "tanh"
     primary_metric = "timing_mae_ms"
     higher_is_better = False
 

@@ -49,8 +49,6 @@ class HarmonyPredictor(ChainModel):
 
     spec_name = SPEC.name
     Options = HarmonyOptions
-    target_size = CONTRACT.target_size
-    output_activation = "softmax"
     primary_metric = "accuracy"
     higher_is_better = True
 

@@ -77,7 +77,6 @@ class LakhDataset(IndexedDataset):
     Options = LakhOptions
     name = "lakh"
     tasks = TASKS
-    target_size = 1
     extract = staticmethod(extract)
     check = staticmethod(check_midi)
 

@@ -91,8 +91,6 @@ class MaestroDataset(IndexedDataset):
     Options = MaestroOptions
     name = "maestro"
     tasks = TASKS
-    standardised_tasks = frozenset({"dynamics"})
-    target_size = 1
     extract = staticmethod(extract)
     check = staticmethod(check_midi)
 

@@ -126,8 +126,6 @@ class MelodyTransformer(ChainModel):
 
     spec_name = SPEC.name
     Options = MelodyOptions
-    target_size = CONTRACT.target_size
-    output_activation = "softmax"
     primary_metric = "top1"
     higher_is_better = True
 

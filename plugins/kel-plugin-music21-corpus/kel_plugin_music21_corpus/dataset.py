@@ -209,7 +209,6 @@ class Music21CorpusDataset(IndexedDataset):
     Options = Music21CorpusOptions
     name = "music21corpus"
     tasks = TASKS
-    target_size = 1
     real = True           # real music (not synthesised): the run report can say so
     extract = staticmethod(extract)
     check = staticmethod(check)

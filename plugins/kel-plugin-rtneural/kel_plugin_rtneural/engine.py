@@ -15,7 +15,6 @@ import numpy as np
 
 F32 = np.float32
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "softmax", "elu")
-RECURRENT = ("lstm", "gru")
 
 
 class EngineError(ValueError):

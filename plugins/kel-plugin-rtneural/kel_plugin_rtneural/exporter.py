@@ -78,9 +78,6 @@ def document_text(input_size: int, entries: list[dict[str, Any]], meta: dict[str
             + ',\n"metadata": ' + json.dumps(meta) + "\n}\n")
 
 
-write_atomic = write_text_atomic  # the core's one atomic writer (old name kept)
-
-
 def verify_file(path: Path, expected: np.ndarray) -> float:
     """Re-read ``path`` from disk, replay its reference inputs; max |engine - expected|."""
     with open(path, encoding="utf-8") as handle:
@@ -112,6 +109,11 @@ class RTNeuralExporter(Exporter):
         return []
 
     @classmethod
+    def load(cls, path: Path) -> Any:
+        """The file through the numpy reference engine (RTNeural's semantics): ``run(inputs[T, in])``."""
+        return load_model(Path(path))
+
+    @classmethod
     def check_file(cls, path: Path, check_specs: bool = False) -> FileCheck:
         from .validate import VALID, validate_file
 
@@ -132,7 +134,7 @@ class RTNeuralExporter(Exporter):
         finally:
             model.train(was_training)
         meta = build_metadata(model, entries, context, inputs, outputs)
-        write_atomic(path, document_text(spec.input_size, entries, meta))
+        write_text_atomic(path, document_text(spec.input_size, entries, meta))
         error = verify_file(path, outputs)
         if not error <= self.tolerance:
             rejected = path.with_name(path.stem + ".rejected.json")

@@ -15,6 +15,7 @@ KNOWN_TYPES = ("dense", "time-distributed-dense", "lstm", "gru", "batchnorm", "p
 RTNEURAL_ONLY_TYPES = ("conv1d", "conv2d", "batchnorm2d")
 NO_ACTIVATION_TYPES = ("lstm", "gru", "batchnorm", "prelu")
 from kelcore.api import EXPORT_TOLERANCE as REPLAY_TOLERANCE  # noqa: E402 - the one tolerance
+from kelcore.api import export_normalisation_problem  # noqa: E402
 
 VALID, INVALID, UNREADABLE = 0, 1, 2
 
@@ -255,9 +256,15 @@ def _check_metadata(document: dict[str, Any], sizes: list[int], report: FileRepo
     if spec.get("input_size") != input_size or spec.get("output_size") != output_size:
         report.add("metadata.spec", f"says {spec.get('input_size')} -> {spec.get('output_size')} but the layers "
                    f"are {input_size} -> {output_size}")
-    if meta.get("weights_sha256") != weights_sha256(document["layers"]):
+    if "weights_sha256" not in meta:
+        report.add("metadata.weights_sha256", "missing: nothing proves the weights are the ones exported")
+    elif meta.get("weights_sha256") != weights_sha256(document["layers"]):
         report.add("metadata.weights_sha256", "does not match the weights: the file was edited after export")
     contract = meta.get("feature_contract", {})
+    problem = export_normalisation_problem(contract, str(meta.get("run_id", ""))) if isinstance(contract, dict) \
+        else None
+    if problem:
+        report.add("metadata.feature_contract.normalization", problem)
     if len(contract.get("inputs", [])) != input_size or len(contract.get("outputs", [])) != output_size:
         report.add("metadata.feature_contract", f"needs one entry per input ({input_size}) and output "
                    f"({output_size}) element")
@@ -302,6 +309,7 @@ def _replay(document: dict[str, Any], meta: dict[str, Any], report: FileReport) 
     errors = np.abs(replayed - expected).max(axis=1)
     report.max_replay_error = float(errors.max())
     if not report.max_replay_error <= REPLAY_TOLERANCE:
-        step = int(np.argmax(errors))
+        worst, first = int(np.argmax(errors)), int(np.argmax(errors > REPLAY_TOLERANCE))
         report.add("metadata.reference.outputs", f"replay differs by {report.max_replay_error:.3g} > "
-                   f"{REPLAY_TOLERANCE} (first at step {step}): the weights do not produce the recorded outputs")
+                   f"{REPLAY_TOLERANCE} (largest at step {worst}, first over the tolerance at step {first}): the "
+                   "weights do not produce the recorded outputs")

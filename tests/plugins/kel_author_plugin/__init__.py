@@ -1,7 +1,7 @@
 """A plugin as a third-party author writes it from docs/PLUGINS.md, importing only ``kelcore.api``.
 
 Datasets ``csvnotes`` (no Options, no write_demo: the defaults), ``csvnotes-demo`` (with a demo corpus) and
-``no-target`` (misses ``target_size``: refused at load time); models ``tanh-linear`` (declares tanh, ends in a
+``old-standardised`` (states ``standardised_tasks``: refused at load time); models ``tanh-linear`` (declares tanh, ends in a
 Linear layer) and ``noisy`` (draws random numbers in forward); exporter ``npz`` (a second, small format, not
 shipped) with a format option ``--npz-manifest`` and a file validator.
 """
@@ -63,9 +63,24 @@ class CsvNotesDemo(CsvNotes):
         write_corpus(path, seed)
 
 
-class NoTarget(Dataset):
+class Unstandardised(CsvNotesDemo):
+    """Says its inputs are not standardised, whatever the contract says (refused where the contract standardises)."""
+
+    standardised = False
+
+
+class CsvGroove(CsvNotes):
+    """Features for GroovePredictor and no demo corpus: where no groove model is installed, nothing can be checked."""
+
+    tasks = {"": "GroovePredictor"}
+
+
+class OldStandardised(Dataset):
+    """Says which tasks are standardised the old way (``standardised_tasks``): refused at load time."""
+
     produces = "DynamicsEngine"
     input_size = None
+    standardised_tasks = frozenset({""})
 
     def prepare(self, context):
         raise NotImplementedError
@@ -122,6 +137,19 @@ class Noisy(ToyChain):
         return super().forward(x + 1e-3 * torch.randn_like(x))
 
 
+class TorchReplay:
+    """A model read back from a file, run as a host would: fresh state, one step at a time."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def run(self, inputs):
+        self.model.reset()
+        with torch.no_grad():
+            return np.stack([self.model.stream(torch.from_numpy(np.asarray(x, np.float32))[None])[0].numpy()
+                             for x in inputs])
+
+
 class NpzOptions(Options):
     steps: int = 8
 
@@ -143,6 +171,8 @@ class NpzExporter(Exporter):
         with torch.no_grad():
             y = model(x)
         arrays = {f"w:{k}": v.numpy() for k, v in model.state_dict().items()}
+        arrays["class"] = np.array(f"{type(model).__module__}:{type(model).__qualname__}")
+        arrays["options"] = np.array(model.options.model_dump_json())
         with kelcore.atomic_write(path, "wb") as handle:
             np.savez(handle, x=x.numpy(), y=y.numpy(), **arrays)
         model.train(was_training)
@@ -154,6 +184,19 @@ class NpzExporter(Exporter):
         if error > self.tolerance:
             raise ExportError(f"replay differs by {error}")
         return ExportResult(path=Path(path), max_abs_error=error)
+
+    @classmethod
+    def load(cls, path):
+        """The weights back into their model class: ``run(inputs[T, in])`` streams them in eval mode."""
+        import importlib
+        import json
+
+        with np.load(path) as npz:
+            module, name = str(npz["class"]).split(":")
+            model_cls = getattr(importlib.import_module(module), name)
+            model = build_model(model_cls, json.loads(str(npz["options"])))
+            model.load_state_dict({k[2:]: torch.from_numpy(npz[k]) for k in npz.files if k.startswith("w:")})
+        return TorchReplay(model.eval())
 
     def finish(self, out, results, args):
         if not getattr(args, "npz_manifest", False):
@@ -174,11 +217,31 @@ class NpzExporter(Exporter):
         return FileCheck(Path(path), 0, summary=f"OK ({len(names) - 2} arrays)")
 
 
+class LyingNpzExporter(NpzExporter):
+    """Exports like ``npz``, then corrupts the file's weights and still reports error 0.0 (the exporter suite must
+    catch it by reading the file itself)."""
+
+    suffix = ".lying.kelnpz"
+
+    def export(self, model, path, context):
+        super().export(model, path, context)
+        with np.load(path) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        for key in arrays:
+            if key.startswith("w:") and arrays[key].dtype.kind == "f":
+                arrays[key] = arrays[key] + 0.25
+        with kelcore.atomic_write(path, "wb") as handle:
+            np.savez(handle, **arrays)
+        return ExportResult(path=Path(path), max_abs_error=0.0)
+
+
 @kelcore.hookimpl
 def kelcore_register_datasets(register):
     register("csvnotes", CsvNotes)
     register("csvnotes-demo", CsvNotesDemo)
-    register("no-target", NoTarget)
+    register("old-standardised", OldStandardised)
+    register("unstandardised", Unstandardised)
+    register("csvgroove", CsvGroove)
 
 
 @kelcore.hookimpl
@@ -191,3 +254,4 @@ def kelcore_register_models(register):
 @kelcore.hookimpl
 def kelcore_register_exporters(register):
     register("npz", NpzExporter)
+    register("lying-npz", LyingNpzExporter)
