@@ -134,3 +134,58 @@ def test_harmony_agreement_quick_mode_meets_the_targets(tmp_path):
     assert result["pieces"] == 4 and result["beat"]["steps"] > 150
     assert result["beat"]["root"] >= 0.85 and result["beat"]["root_quality"] >= 0.75
     assert result["beat"]["root"] > result["bar"]["root"]
+
+
+def _two_part_score(second_bar_of_alto):
+    """Soprano and alto in 4/4, two bars each; the alto's second bar as given (a list of music21 notes/rests)."""
+    from music21 import meter, note, stream
+
+    score = stream.Score()
+    for name, second in (("Soprano", [note.Note("C5", quarterLength=4)]), ("Alto", second_bar_of_alto)):
+        part = stream.Part()
+        part.partName = name
+        first = stream.Measure(number=1)
+        first.append([meter.TimeSignature("4/4"), note.Note("E4", quarterLength=4)])
+        last = stream.Measure(number=2)
+        last.append(second)
+        third = stream.Measure(number=3)
+        third.append(note.Note("G4", quarterLength=4))
+        part.append([first, last, third])
+        score.insert(0, part)
+    return score
+
+
+def test_a_whole_bar_rest_read_twice_is_cut_back_to_the_bar_and_the_parts_stay_in_time():
+    from music21 import note
+
+    from kel_plugin_music21_corpus.convert import one_bar_grid, score_notes
+
+    score = _two_part_score([note.Rest(quarterLength=4), note.Rest(quarterLength=4)])   # 8 beats in a 4/4 bar
+    assert [n[0] for n in score_notes(score)[1]["notes"]] == [0.0, 12.0]                  # drifted: G4 a bar late
+    assert one_bar_grid(score) == ["bar 2 of Alto: rests past 4 beats removed"]
+    soprano, alto = score_notes(score)
+    assert [n[0] for n in soprano["notes"]] == [0.0, 4.0, 8.0] and [n[0] for n in alto["notes"]] == [0.0, 8.0]
+
+
+def test_a_note_past_the_bar_is_not_repaired_the_piece_is_refused():
+    from music21 import note
+
+    from kel_plugin_music21_corpus.convert import BarGridError, one_bar_grid
+
+    score = _two_part_score([note.Rest(quarterLength=4), note.Note("A4", quarterLength=4)])
+    with pytest.raises(BarGridError, match="bar 2 is 8 beats long in Alto, 4 in another part|bar 2 is 4 beats long"
+                                           " in Soprano, 8 in another part"):
+        one_bar_grid(score)
+
+
+@pytest.mark.parametrize("piece", ["madrigal.3.2", "madrigal.5.3"])
+def test_monteverdi_madrigals_music21_misreads_are_converted_on_one_bar_grid(tmp_path, piece):
+    """music21 reads whole-bar rests twice in these madrigals: the MIDI has every part on the score's bar grid."""
+    from kel_plugin_music21_corpus.dataset import convert_source, corpus_dir
+
+    source = corpus_dir() / "monteverdi" / f"{piece}.mxl"
+    [entry] = convert_source(("monteverdi", str(source), str(tmp_path), None))
+    assert "problem" not in entry and entry["repaired"]
+    song = load_song(tmp_path / entry["midi"])
+    ends = [float(p.onset[-1] + p.duration[-1]) for p in song.pitched()]
+    assert max(ends) - min(ends) <= 4.0                   # the voices end together, not bars apart

@@ -23,10 +23,11 @@ from kelcore.api import DatasetOptions, Extracted, IndexedDataset, Track, parall
 from kel_midi_features import (MidiError, TooShort, check_midi, extracted, feature_config, group_by_tune,
                                harmony_features, load_song, melody_features, melody_part)
 
-from .convert import CONVERTER_VERSION, write_score
+from .convert import CONVERTER_VERSION, BarGridError, one_bar_grid, write_score
 
 TASKS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor"}
 INDEX_FILE = "music21corpus.json"
+DRIFTING = "parts drift apart (no common bar grid)"   # the problem of a refused score, as counted
 # collection -> (folder of music21's corpus, file patterns, files to leave out)
 COLLECTIONS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "chorales": ("bach", ("*.mxl", "*.xml"), ()),
@@ -101,6 +102,16 @@ def convert_source(job: tuple[str, str, str, int | None]) -> list[dict]:
         piece_id = f"{collection}/{source_path.stem}{suffix}"
         title = (score.metadata.title if score.metadata is not None and score.metadata.title else "") or ""
         entry = {**base, "id": piece_id, "title": str(title)}
+        try:
+            repairs = one_bar_grid(score)
+        except BarGridError as exc:
+            pieces.append({**entry, "problem": f"{DRIFTING}: {exc}"})
+            continue
+        except Exception as exc:  # noqa: BLE001
+            pieces.append({**entry, "problem": f"its bar grid could not be read: {type(exc).__name__}: {exc}"})
+            continue
+        if repairs:
+            entry["repaired"] = repairs
         try:
             midi = write_score(score, Path(out) / "midi" / collection / f"{source_path.stem}{suffix}.mid")
         except Exception as exc:  # noqa: BLE001
@@ -191,15 +202,20 @@ def _harmony(song, *_):
     return harmony_features(song)
 
 
+def _refused(problem: str) -> Extracted:
+    """A piece the conversion refused: a score whose parts drift apart is unsupported, an unreadable one corrupt."""
+    return Extracted(kind="unsupported" if problem.startswith(DRIFTING) else "corrupt", reason=problem)
+
+
 def extract(track: Track, config: Any) -> Extracted:
     if track.labels:
-        return Extracted(kind="corrupt", reason=str(track.labels))
+        return _refused(str(track.labels))
     return extracted(melody_features if config["task"] == "melody" else _harmony, track.path)
 
 
 def check(track: Track, config: Any) -> Extracted:
     if track.labels:
-        return Extracted(kind="corrupt", reason=str(track.labels))
+        return _refused(str(track.labels))
     return check_midi(track, config)
 
 
