@@ -189,3 +189,21 @@ def test_monteverdi_madrigals_music21_misreads_are_converted_on_one_bar_grid(tmp
     song = load_song(tmp_path / entry["midi"])
     ends = [float(p.onset[-1] + p.duration[-1]) for p in song.pitched()]
     assert max(ends) - min(ends) <= 4.0                   # the voices end together, not bars apart
+
+
+def test_tune_grouping_on_a_sample_of_the_patterns_still_joins_copies_and_keeps_other_tunes_apart(monkeypatch):
+    """Past the pattern budget only a consistent sample of the patterns is kept (full-size Lakh): the same tune,
+    transposed and with one note changed, still joins; unrelated random tunes do not."""
+    import kel_midi_features.tunes as tunes
+
+    rng = np.random.default_rng(1)
+    melodies = [60 + np.cumsum(rng.integers(-5, 6, 120)) for _ in range(40)]
+    twin = melodies[3] + 5
+    twin[60] += 1
+    melodies.append(twin)
+    exact = tunes.group_by_tune(melodies)
+    monkeypatch.setattr(tunes, "PATTERN_BUDGET", 1_000)            # ~4,700 patterns in all: a 1/8 sample
+    assert tunes._sample_bits(melodies) == 3
+    sampled = tunes.group_by_tune(melodies)
+    for roots in (exact, sampled):
+        assert roots[40] == roots[3] == 3 and len(set(roots)) == 40
