@@ -103,7 +103,7 @@ def _cut_to(measure, length: Fraction) -> None:
 
 
 def _pad_to(measure, length: Fraction) -> None:
-    """Fill a bar that holds no note up to ``length`` with a rest (a part silent for the whole bar)."""
+    """Fill a bar up to ``length`` with a rest (a part silent in the bar, or its last bar held shorter)."""
     from music21 import note
 
     rest = note.Rest(quarterLength=float(length - _bar_length(measure)))
@@ -118,7 +118,7 @@ def one_bar_grid(score) -> list[str]:
     Repairs only what is mechanical: where the parts disagree on a bar's length, its length is the longest that a
     note sounds in it (at least the shortest part's); a part whose bar is longer only by rests (music21 reads some
     whole-bar rests twice: 19 of the 48 analysed Monteverdi madrigals, bwv171.6) is cut back to it, a part silent
-    in a shorter bar is filled with a rest, and the later bars move accordingly. A note that would have to move is
+    in a shorter bar (or held shorter in the last bar) is filled with a rest, and the later bars move accordingly. A note that would have to move is
     not repaired: the piece is refused. Returns the repairs made (empty: none were needed)."""
     parts = list(score.parts) if hasattr(score, "parts") else []
     measured = [list(part.getElementsByClass("Measure")) for part in parts]
@@ -130,7 +130,8 @@ def one_bar_grid(score) -> list[str]:
         raise BarGridError("parts have different numbers of bars: " + ", ".join(
             f"{name} {len(bars)}" for name, bars in zip(names, measured)))
     repairs: list[str] = []
-    for index in range(counts.pop()):
+    total = counts.pop()
+    for index in range(total):
         bars = [part_bars[index] for part_bars in measured]
         lengths = [_bar_length(bar) for bar in bars]
         if len(set(lengths)) == 1:
@@ -141,11 +142,11 @@ def one_bar_grid(score) -> list[str]:
                 _cut_to(bar, target)
                 repairs.append(f"bar {bar.number} of {name}: rests past {float(target):g} beats removed")
             elif length < target:
-                if _sounding_end(bar) > 0:
+                if _sounding_end(bar) > 0 and index + 1 < total:     # the last bar moves nothing after it
                     raise BarGridError(f"bar {bar.number} is {float(length):g} beats long in {name}, "
                                        f"{float(target):g} in another part")
                 _pad_to(bar, target)
-                repairs.append(f"bar {bar.number} of {name}: silent bar filled to {float(target):g} beats")
+                repairs.append(f"bar {bar.number} of {name}: filled with a rest to {float(target):g} beats")
     if repairs:
         for part, bars in zip(parts, measured):
             now = _fraction(bars[0].offset)
