@@ -218,34 +218,62 @@ def interval(notes: np.ndarray, nll: np.ndarray, seed: int = 0) -> tuple[float, 
     return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
+def _train_fold(job: tuple) -> dict:
+    """Worker: train on one fold's training tunes, early-stopped on its validation tunes, and score its test tunes
+    (each run whole from a fresh state). Top-level so that folds can run in parallel processes (``--jobs``)."""
+    fold, train, validation, test, normalization, report, model_options, trainer_options, seed, run_dir = job
+    torch.set_num_threads(1)
+    model = build_model(MelodyTransformer, model_options, seed=seed + fold)
+    torch.manual_seed(seed + fold)
+    started = time.perf_counter()
+    result = DefaultTrainer(trainer_options).fit(model, PreparedData(train, validation, test, normalization, report),
+                                                 RunContext(run_dir=run_dir, seed=seed + fold, job="melody"))
+    notes, nll, right = piece_scores(model, test)
+    base = MelodyTransformer.baseline_metrics(train, test)
+    return {"fold": fold, "notes": notes, "nll": nll, "right": right, "base": base, "sizes": (len(train),
+            len(validation), len(test)), "best_epoch": result.best_epoch, "epochs": result.epochs,
+            "seconds": time.perf_counter() - started}
+
+
+def _owned(seq):
+    """The sequence with its own arrays (not views into a run's packed store), to hand to another process."""
+    return replace(seq, inputs=np.array(seq.inputs), targets=np.array(seq.targets))
+
+
 def cross_validate(sequences: list, data: PreparedData, folds: int, model_options, trainer_options, seed: int,
-                   work: Path, label: str) -> dict:
+                   work: Path, label: str, jobs: int = 1) -> dict:
     """k-fold CV over tune groups: fold i is the test set, fold i+1 the validation set (early stopping), the rest
     training. Prints one line per fold; returns the pooled figures."""
     split = group_folds(sequences, folds, seed)
-    notes, nll, right, base_nll, base_right = [], [], [], 0.0, 0.0
+    sequences = [_owned(seq) for seq in sequences] if jobs > 1 else sequences
+    work_items = []
     for fold in range(folds):
-        test = [sequences[i] for i in split[fold]]
-        validation = [sequences[i] for i in split[(fold + 1) % folds]]
         held = set(split[fold]) | set(split[(fold + 1) % folds])
-        train = [seq for i, seq in enumerate(sequences) if i not in held]
-        model = build_model(MelodyTransformer, model_options, seed=seed + fold)
-        torch.manual_seed(seed + fold)
-        started = time.perf_counter()
-        result = DefaultTrainer(trainer_options).fit(
-            model, PreparedData(train, validation, test, data.normalization, data.report),
-            RunContext(run_dir=work / f"{label}-fold{fold}", seed=seed + fold, job="melody"))
-        n, loss, hit = piece_scores(model, test)
-        base = MelodyTransformer.baseline_metrics(train, test)
-        notes.append(n), nll.append(loss), right.append(hit)
+        work_items.append((fold, [seq for i, seq in enumerate(sequences) if i not in held],
+                           [sequences[i] for i in split[(fold + 1) % folds]], [sequences[i] for i in split[fold]],
+                           data.normalization, data.report, model_options, trainer_options, seed,
+                           work / f"{label}-fold{fold}"))
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, folds)) as pool:
+            results = list(pool.map(_train_fold, work_items))
+    else:
+        results = [_train_fold(item) for item in work_items]
+    base_nll = base_right = 0.0
+    for row in results:
+        n, loss, hit, base = row["notes"], row["nll"], row["right"], row["base"]
         base_nll += base["bigram_bits_per_note"] * n.sum()
         base_right += base["bigram_top1"] * n.sum()
-        print(f"  fold {fold + 1:2d}/{folds}: train {len(train)} / validation {len(validation)} / test {len(test)} "
-              f"tunes ({int(n.sum())} test notes); model {bits(loss.sum() / n.sum()):.3f} bits per note, top-1 "
+        train, validation, test = row["sizes"]
+        print(f"  fold {row['fold'] + 1:2d}/{folds}: train {train} / validation {validation} / test {test} tunes "
+              f"({int(n.sum())} test notes); model {bits(loss.sum() / n.sum()):.3f} bits per note, top-1 "
               f"{hit.sum() / n.sum():.3f}; baseline bigram {base['bigram_bits_per_note']:.3f} bits, top-1 "
-              f"{base['bigram_top1']:.3f}; best epoch {result.best_epoch} of {result.epochs}, "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
-    notes_all, nll_all, right_all = np.concatenate(notes), np.concatenate(nll), np.concatenate(right)
+              f"{base['bigram_top1']:.3f}; best epoch {row['best_epoch']} of {row['epochs']}, "
+              f"{row['seconds']:.0f} s", flush=True)
+    notes_all = np.concatenate([r["notes"] for r in results])
+    nll_all = np.concatenate([r["nll"] for r in results])
+    right_all = np.concatenate([r["right"] for r in results])
     total = notes_all.sum()
     low, high = interval(notes_all, nll_all, seed)
     return {"bits_per_note": bits(nll_all.sum() / total), "interval": (low, high), "top1": right_all.sum() / total,
@@ -272,7 +300,8 @@ def run_cv(args, settings: dict, model_options, trainer_options, work: Path) -> 
                  "past": "key estimated from past notes only"}[key]
         print(f"{label}:")
         chosen = sequences if key == "plugin" else [past_notes_key(s) for s in sequences]
-        row = cross_validate(chosen, data, args.folds, model_options, trainer_options, args.seed, work, key)
+        row = cross_validate(chosen, data, args.folds, model_options, trainer_options, args.seed, work, key,
+                             args.jobs)
         print(f"  {args.cv_corpus}, {label}: model {row['bits_per_note']:.3f} bits per note (95 % interval "
               f"{row['interval'][0]:.3f}-{row['interval'][1]:.3f}, pieces resampled), top-1 {row['top1']:.3f}; "
               f"baseline bigram {row['bigram_bits_per_note']:.3f} bits, top-1 {row['bigram_top1']:.3f}; "
@@ -303,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cv-corpus", help="the field's protocol instead of one split: k-fold cross-validation "
                         "over tune groups on idyom185 (BWV 253-438), chorales or essen:<file stem> (essen:kinder0)")
     parser.add_argument("--folds", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=1, help="with --cv-corpus: folds trained in parallel processes "
+                        "(one thread each)")
     parser.add_argument("--keys", nargs="+", choices=("plugin", "past"), default=["plugin", "past"],
                         help="with --cv-corpus: the key input as the plugin supplies it, and/or estimated from past "
                              "notes only")
