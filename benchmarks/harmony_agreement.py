@@ -14,8 +14,8 @@ where the score's bar of that number does; else with its repeats expanded where 
 likewise.
 
     python benchmarks/harmony_agreement.py                      # every pair of both corpora
-    python benchmarks/harmony_agreement.py --choose-on bach     # also: choose the estimator's parameters on Bach,
-                                                                # report them on Monteverdi
+    python benchmarks/harmony_agreement.py --choose-on bach monteverdi   # also: choose the estimator's parameters
+                                                          # on one corpus, report them on the other
     python benchmarks/harmony_agreement.py --quick              # 4 chorales + 2 madrigals (the test runs this)
     python benchmarks/harmony_agreement.py --json out.json
 """
@@ -114,22 +114,25 @@ def _first_difference(analysis: dict[int, float], score: dict[int, float]) -> in
 def expert_timeline(rntxt: Path, score) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """(onset in quarter notes from the score's start, 64-class chord, pitch-class set [n, 12]) of every expert
     chord in time order, and how it was laid on the score: by the analysis's own timeline where every bar of it
-    starts where the score's bar of that number does; else with its repeats expanded where that covers the score
+    starts where the score's bar of that number does and it ends within a bar of the score's end; else with its repeats expanded where that covers the score
     exactly (bwv277: 12 bars and a repeat, 16 written out). Raises Misaligned where neither does."""
     from music21 import converter, roman
 
     part = converter.parse(rntxt, format="romanText").parts[0]
     score_starts = _bar_starts(score.parts[0])
+    score_length = float(max(p.highestTime for p in score.parts))
+    last_bar = float(list(score.parts[0].getElementsByClass("Measure"))[-1].duration.quarterLength)
     differs = _first_difference(_bar_starts(part), score_starts)
+    short = score_length - float(part.highestTime)
     how = "as written"
-    if differs is not None:
+    if differs is not None or not -last_bar <= short <= last_bar:   # a bar moved, or more than the last one missing
         expanded = part.expandRepeats()
-        score_length = float(max(p.highestTime for p in score.parts))
         if abs(float(expanded.highestTime) - score_length) > 1e-6:
-            raise Misaligned(f"bar {differs} of the analysis starts at beat {_bar_starts(part)[differs]:g}, "
-                             f"in the score at {score_starts.get(differs, float('nan')):g} (with its repeats "
-                             f"expanded the analysis covers {float(expanded.highestTime):g} beats, the score "
-                             f"{score_length:g})")
+            where = (f"bar {differs} of the analysis starts at beat {_bar_starts(part)[differs]:g}, in the score at "
+                     f"{score_starts.get(differs, float('nan')):g}" if differs is not None else
+                     f"the analysis covers {float(part.highestTime):g} beats")
+            raise Misaligned(f"{where}; with its repeats expanded the analysis covers "
+                             f"{float(expanded.highestTime):g} beats, the score {score_length:g}")
         part, how = expanded, "repeats expanded"
     flat = part.flatten()
     onsets, classes, tones = [], [], []
@@ -314,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="4 chorales and 2 madrigals only")
     parser.add_argument("--corpora", nargs="+", choices=CORPORA, default=list(CORPORA))
-    parser.add_argument("--choose-on", choices=CORPORA, help="choose the estimator's parameters (grid: SEARCH) on "
-                        "this corpus and report them on the others")
+    parser.add_argument("--choose-on", nargs="*", choices=CORPORA, default=[], help="choose the estimator's "
+                        "parameters (grid: SEARCH) on this corpus and report them on the others")
     parser.add_argument("--per-piece", action="store_true", help="print every piece's figures")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -327,17 +330,17 @@ def main(argv: list[str] | None = None) -> int:
           f"(HarmonyPredictor {HAR.CONTRACT.version}); published: {PUBLISHED}")
     for corpus, row in result["corpora"].items():
         print_corpus(corpus, row, args.per_piece or args.quick)
-    if args.choose_on:
-        chosen, fitted = choose(pieces[args.choose_on])
-        result["chosen_on"] = {"corpus": args.choose_on, "parameters": chosen, "fitted": fitted}
-        print(f"parameters chosen on {args.choose_on} ({len(list(itertools.product(*SEARCH.values())))} "
+    for tuned_on in args.choose_on:
+        chosen, fitted = choose(pieces[tuned_on])
+        record = result.setdefault("chosen_on", {})[tuned_on] = {"parameters": chosen, "fitted": fitted}
+        print(f"parameters chosen on {tuned_on} ({len(list(itertools.product(*SEARCH.values())))} "
               f"tried): {chosen}: there root {100 * fitted['root']:.1f} %, root+quality "
               f"{100 * fitted['root_quality']:.1f} %")
         with estimator(chosen):
             for corpus in result["corpora"]:
-                if corpus != args.choose_on:
+                if corpus != tuned_on:
                     row = agreement(pieces[corpus])
-                    result["chosen_on"][corpus] = row
+                    record[corpus] = row
                     print(f"  reported on {corpus} (not tuned on): root {100 * row['root']:.1f} %, root+quality "
                           f"{100 * row['root_quality']:.1f} % per beat")
     if args.json:

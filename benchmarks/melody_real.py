@@ -286,9 +286,13 @@ def run_cv(args, settings: dict, model_options, trainer_options, work: Path) -> 
     (``--keys past``) estimated from past notes only."""
     collections, files, published = corpus_selection(args.cv_corpus)
     root = args.root or work / "corpus"
+    whole = collections == ["chorales"]   # one conversion of all chorales serves both chorale selections
     data = prepare(collections, root, args.cache_dir or root / ".cache", args.max_pieces, work / "data", args.seed,
-                   files)
+                   None if whole else files)
     sequences = data.train + data.validation + data.test
+    if whole and files is not None:
+        chosen_files = set(files)
+        sequences = [s for s in sequences if s.track_id.split("/", 1)[1] in chosen_files]
     groups = len({s.group for s in sequences})
     print(f"cross-validation: {args.cv_corpus} ({', '.join(collections)}"
           f"{f', {len(files)} source files' if files is not None else ''}): {len(sequences)} tunes in {groups} tune "

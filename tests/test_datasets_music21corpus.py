@@ -131,9 +131,29 @@ def test_harmony_agreement_quick_mode_meets_the_targets(tmp_path):
                            "--json", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())
-    assert result["pieces"] == 4 and result["beat"]["steps"] > 150
-    assert result["beat"]["root"] >= 0.85 and result["beat"]["root_quality"] >= 0.75
-    assert result["beat"]["root"] > result["bar"]["root"]
+    bach, monteverdi = result["corpora"]["bach"], result["corpora"]["monteverdi"]
+    assert bach["pieces"] == 4 and bach["beat"]["steps"] > 150 and len(bach["beat"]["pieces"]) == 4
+    assert bach["beat"]["root"] >= 0.85 and bach["beat"]["root_quality"] >= 0.75
+    assert bach["beat"]["root"] > bach["bar"]["root"]
+    assert monteverdi["pieces"] == 2 and monteverdi["beat"]["steps"] > 500       # madrigal.3.1 on one bar grid
+    assert monteverdi["beat"]["root"] >= 0.7
+    assert "AugmentedNet" in done.stdout and "monteverdi:" in done.stdout
+
+
+def test_an_analysis_with_a_repeat_is_laid_on_the_score_that_writes_it_out():
+    """bwv277: the analysis has 12 bars and a repeat, the score 16 bars: mapped with the repeat expanded."""
+    from music21 import converter
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import harmony_agreement as bench
+    finally:
+        sys.path.pop(0)
+    base = bench.corpus_base() / "bach"
+    onsets, classes, _, how = bench.expert_timeline(base / "choraleAnalyses" / "riemenschneider015.rntxt",
+                                                    converter.parse(base / "bwv277.mxl"))
+    assert how == "repeats expanded" and onsets[-1] > 60 and np.all(np.diff(onsets) >= 0)
+    assert len(classes) == len(onsets)
 
 
 def _two_part_score(second_bar_of_alto):
