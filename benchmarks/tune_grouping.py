@@ -8,13 +8,23 @@ was built), the planted twins found and the pieces joined that were not planted 
     python benchmarks/tune_grouping.py                  # 176,581 melodies (LMD-full's file count)
     python benchmarks/tune_grouping.py --notes 300      # longer melodies (the patterns kept are then sampled)
     python benchmarks/tune_grouping.py --quick          # 2,000 melodies (the test runs this)
+    python benchmarks/tune_grouping.py --chorales ROOT  # also: the melodic grouping of a converted chorale root
+                                                        # (music21corpus) against Riemenschneider's titles
+
+On chorales the known pairs are chorales with the same title in music21's list of Riemenschneider's chorales; a
+title names the hymn text, not the tune, so pairs that the melody joins under two titles are listed to be judged
+(e.g. "Nimm von uns, Herr" is sung to "Vater unser im Himmelreich").
 """
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import re
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -43,6 +53,27 @@ def synthetic(count: int, notes: int, seed: int = 0) -> tuple[list[np.ndarray], 
     return melodies, pairs
 
 
+def chorale_report(root) -> None:
+    """Groups of a converted chorale root by melody alone, by title alone and both (the plugin's), and the melodic
+    grouping's agreement with the title pairs."""
+    pieces = [p for p in json.loads((root / "music21corpus.json").read_text())["pieces"] if "problem" not in p]
+    melodic = group_by_tune([p["melody"] for p in pieces])
+    titles = [re.sub(r"\W+", " ", p.get("title", "")).strip().lower() for p in pieces]
+    print(f"chorales: {len(pieces)} pieces, {sum(map(bool, titles))} with a title in Riemenschneider's list; groups "
+          f"by melody alone {len(set(melodic))}, by title alone "
+          f"{len({t or f'piece {i}' for i, t in enumerate(titles)})}, both (the plugin's) "
+          f"{len({p['group'] for p in pieces})}")
+    pairs = [(i, j) for i, j in itertools.combinations(range(len(pieces)), 2) if titles[i] and titles[j]]
+    same_title = {(i, j) for i, j in pairs if titles[i] == titles[j]}
+    joined = {(i, j) for i, j in pairs if melodic[i] == melodic[j]}
+    print(f"  pairs with one title: {len(same_title)}, of which the melody joins {len(joined & same_title)} "
+          f"({len(joined & same_title) / max(len(same_title), 1):.1%}); pairs the melody joins: {len(joined)}, of "
+          f"which one title {len(joined & same_title)} ({len(joined & same_title) / max(len(joined), 1):.1%}); "
+          f"the others, to judge:")
+    for i, j in sorted(joined - same_title):
+        print(f"    {pieces[i]['id']} ({titles[i]}) ~ {pieces[j]['id']} ({titles[j]})")
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -52,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--melodies", type=int, default=LAKH_FILES)
     parser.add_argument("--notes", type=int, default=55, help="mean melody length in notes")
     parser.add_argument("--quick", action="store_true", help="2,000 melodies")
+    parser.add_argument("--chorales", type=Path, help="a converted music21corpus chorale root to report on")
     args = parser.parse_args(argv)
+    if args.chorales:
+        chorale_report(args.chorales)
     count = 2_000 if args.quick else args.melodies
     melodies, pairs = synthetic(count, args.notes)
     before = peak_rss_mb()
