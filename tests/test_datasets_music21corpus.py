@@ -227,3 +227,16 @@ def test_tune_grouping_on_a_sample_of_the_patterns_still_joins_copies_and_keeps_
     sampled = tunes.group_by_tune(melodies)
     for roots in (exact, sampled):
         assert roots[40] == roots[3] == 3 and len(set(roots)) == 40
+
+
+def test_a_refused_score_is_counted_as_unsupported_with_its_reason(tmp_path):
+    from kelcore.api import Track
+
+    from kel_plugin_music21_corpus.dataset import DRIFTING
+
+    reason = f"{DRIFTING}: bar 2 is 8 beats long in Alto (notes past 4), 4 in another part"
+    for task in ("melody", "harmony"):
+        result = extract(Track("x", tmp_path / "x.mxl", "x", labels=reason), {"task": task})
+        assert result.kind == "unsupported" and result.reason == reason
+    assert extract(Track("y", tmp_path / "y.mxl", "y", labels="music21 could not parse it: X"),
+                   {"task": "melody"}).kind == "corrupt"
