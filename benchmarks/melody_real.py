@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import re
 import sys
@@ -253,7 +254,8 @@ def _fold_results(work_items: list, jobs: int):
 
 
 def cross_validate(sequences: list, data: PreparedData, folds: int, model_options, trainer_options, seed: int,
-                   work: Path, label: str, jobs: int = 1, only: list[int] | None = None) -> dict:
+                   work: Path, label: str, jobs: int = 1, only: list[int] | None = None,
+                   save: Path | None = None) -> dict:
     """k-fold CV over tune groups: fold i is the test set, fold i+1 the validation set (early stopping), the rest
     training. Prints one line per fold; returns the pooled figures."""
     split = group_folds(sequences, folds, seed)
@@ -280,6 +282,19 @@ def cross_validate(sequences: list, data: PreparedData, folds: int, model_option
               f"{hit.sum() / n.sum():.3f}; baseline bigram {base['bigram_bits_per_note']:.3f} bits, top-1 "
               f"{base['bigram_top1']:.3f}; best epoch {row['best_epoch']} of {row['epochs']}, "
               f"{row['seconds']:.0f} s", flush=True)
+    if save is not None:
+        save.write_text(json.dumps([{**{k: row[k] for k in ("fold", "best_epoch", "epochs", "seconds", "sizes")},
+                                     "notes": row["notes"].tolist(), "nll": row["nll"].tolist(),
+                                     "right": row["right"].tolist(),
+                                     "bigram_bits_per_note": row["base"]["bigram_bits_per_note"],
+                                     "bigram_top1": row["base"]["bigram_top1"]} for row in results]))
+    return pooled(results, folds, seed)
+
+
+def pooled(results: list[dict], folds: int, seed: int = 0) -> dict:
+    """The figures over every test note of the folds in ``results`` (a 95 % interval by resampling pieces)."""
+    base_nll = sum(r["base"]["bigram_bits_per_note"] * np.sum(r["notes"]) for r in results)
+    base_right = sum(r["base"]["bigram_top1"] * np.sum(r["notes"]) for r in results)
     notes_all = np.concatenate([r["notes"] for r in results])
     nll_all = np.concatenate([r["nll"] for r in results])
     right_all = np.concatenate([r["right"] for r in results])
@@ -287,7 +302,7 @@ def cross_validate(sequences: list, data: PreparedData, folds: int, model_option
     low, high = interval(notes_all, nll_all, seed)
     return {"bits_per_note": bits(nll_all.sum() / total), "interval": (low, high), "top1": right_all.sum() / total,
             "bigram_bits_per_note": base_nll / total, "bigram_top1": base_right / total, "notes": int(total),
-            "tunes": len(sequences), "folds": folds, "folds_run": len(results)}
+            "tunes": len(notes_all), "folds": folds, "folds_run": len(results)}
 
 
 def run_cv(args, settings: dict, model_options, trainer_options, work: Path) -> int:
@@ -315,14 +330,39 @@ def run_cv(args, settings: dict, model_options, trainer_options, work: Path) -> 
                  "past": "key estimated from past notes only"}[key]
         print(f"{label}:")
         chosen = sequences if key == "plugin" else [past_notes_key(s) for s in sequences]
+        save = args.save_folds.with_name(f"{args.save_folds.stem}-{key}{args.save_folds.suffix}") \
+            if args.save_folds else None
         row = cross_validate(chosen, data, args.folds, model_options, trainer_options, args.seed, work, key,
-                             args.jobs, args.only_folds)
-        print(f"  {args.cv_corpus}, {label}: model {row['bits_per_note']:.3f} bits per note (95 % interval "
-              f"{row['interval'][0]:.3f}-{row['interval'][1]:.3f}, pieces resampled), top-1 {row['top1']:.3f}; "
-              f"baseline bigram {row['bigram_bits_per_note']:.3f} bits, top-1 {row['bigram_top1']:.3f}; "
-              f"{row['notes']} test notes over {row['folds_run']} of {row['folds']} folds"
-              + ("" if row["folds_run"] == row["folds"] else " (PARTIAL: not every fold ran)"))
+                             args.jobs, args.only_folds, save)
+        print_pooled(args.cv_corpus, label, row)
     print(published)
+    return 0
+
+
+def print_pooled(corpus: str, label: str, row: dict) -> None:
+    print(f"  {corpus}, {label}: model {row['bits_per_note']:.3f} bits per note (95 % interval "
+          f"{row['interval'][0]:.3f}-{row['interval'][1]:.3f}, pieces resampled), top-1 {row['top1']:.3f}; "
+          f"baseline bigram {row['bigram_bits_per_note']:.3f} bits, top-1 {row['bigram_top1']:.3f}; "
+          f"{row['notes']} test notes over {row['folds_run']} of {row['folds']} folds"
+          + ("" if row["folds_run"] == row["folds"] else " (PARTIAL: not every fold ran)"))
+
+
+def combine(paths: list[Path], folds: int) -> int:
+    """Pool the per-piece figures that runs of some folds each saved (``--save-folds``) into one figure."""
+    results = []
+    for path in paths:
+        for row in json.loads(path.read_text()):
+            results.append({**row, "notes": np.asarray(row["notes"]), "nll": np.asarray(row["nll"]),
+                            "right": np.asarray(row["right"]), "base": {"bigram_bits_per_note":
+                            row["bigram_bits_per_note"], "bigram_top1": row["bigram_top1"]}})
+    done = sorted(r["fold"] for r in results)
+    if len(set(done)) != len(done):
+        raise SystemExit(f"--combine: a fold is in two files ({done})")
+    for r in sorted(results, key=lambda r: r["fold"]):
+        print(f"  fold {r['fold'] + 1:2d}/{folds}: {int(np.sum(r['notes']))} test notes; model "
+              f"{bits(np.sum(r['nll']) / np.sum(r['notes'])):.3f} bits per note; bigram "
+              f"{r['base']['bigram_bits_per_note']:.3f}; best epoch {r['best_epoch']} of {r['epochs']}")
+    print_pooled("combined", ", ".join(p.name for p in paths), pooled(results, folds))
     return 0
 
 
@@ -350,12 +390,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--only-folds", type=int, nargs="+", metavar="I", help="with --cv-corpus: run only these "
                         "folds (0-based; the figures are then partial and say so)")
+    parser.add_argument("--save-folds", type=Path, help="with --cv-corpus: write each fold's per-piece figures to "
+                        "this JSON (-<key> added to its name), for --combine")
+    parser.add_argument("--combine", type=Path, nargs="+", help="pool the folds saved by runs with --save-folds "
+                        "(each of some folds) into one figure, and exit")
     parser.add_argument("--jobs", type=int, default=1, help="with --cv-corpus: folds trained in parallel processes "
                         "(one thread each)")
     parser.add_argument("--keys", nargs="+", choices=("plugin", "past"), default=["plugin", "past"],
                         help="with --cv-corpus: the key input as the plugin supplies it, and/or estimated from past "
                              "notes only")
     args = parser.parse_args(argv)
+    if args.combine:
+        return combine(args.combine, args.folds)
     torch.set_num_threads(args.threads)
     settings = dict(DEFAULTS)
     if args.quick:
