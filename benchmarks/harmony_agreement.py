@@ -10,7 +10,9 @@ bars; the published reference beside them (AugmentedNet, ISMIR 2021: 83-90 % roo
 
 An analysis is laid on the score by its own timeline (the offsets of its numerals) where each of its bars starts
 where the score's bar of that number does; else with its repeats expanded where that covers the score exactly
-(bwv277: 12 bars with a repeat, 16 written out in the score); else the pair is excluded with the reason printed. A score the plugin refuses is excluded
+(bwv277: 12 bars with a repeat, 16 written out in the score); else by bar number where every chord falls inside
+the score's bar of its number (analyses that leave out the opening rests); else the pair is excluded with the reason
+printed. A score the plugin refuses is excluded
 likewise.
 
     python benchmarks/harmony_agreement.py                      # every pair of both corpora
@@ -111,12 +113,39 @@ def _first_difference(analysis: dict[int, float], score: dict[int, float]) -> in
     return next((n for n, start in sorted(analysis.items()) if n not in score or abs(score[n] - start) > 1e-6), None)
 
 
-def expert_timeline(rntxt: Path, score) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+def _numerals(part) -> list:
+    from music21 import roman
+
+    return list(part.recurse().getElementsByClass(roman.RomanNumeral))
+
+
+def _by_bar_number(part, score) -> tuple[list[float], str | None]:
+    """Each numeral's onset in the score by its bar number (the score's bar start + its offset in the bar), or
+    why that does not fit (a bar the score lacks, a numeral past the end of the score's bar)."""
+    bars = {}
+    for measure in score.parts[0].getElementsByClass("Measure"):
+        bars.setdefault(int(measure.number), (float(measure.offset), float(measure.duration.quarterLength)))
+    onsets = []
+    for numeral in _numerals(part):
+        number = numeral.measureNumber
+        if number not in bars:
+            return [], f"bar {number} of the analysis is not in the score"
+        start, length = bars[number]
+        within = float(numeral.offset)
+        if within >= length:
+            return [], f"a chord at beat {within:g} of bar {number}, a bar of {length:g} beats in the score"
+        onsets.append(start + within)
+    return onsets, None
+
+
+def expert_timeline(rntxt: Path, score) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, float]:
     """(onset in quarter notes from the score's start, 64-class chord, pitch-class set [n, 12]) of every expert
-    chord in time order, and how it was laid on the score: by the analysis's own timeline where every bar of it
-    starts where the score's bar of that number does and it ends within a bar of the score's end; else with its repeats expanded where that covers the score
-    exactly (bwv277: 12 bars and a repeat, 16 written out). Raises Misaligned where neither does."""
-    from music21 import converter, roman
+    chord in time order, how it was laid on the score and where (in the score) the analysis ends: by the analysis's own timeline where every bar of it
+    starts where the score's bar of that number does and it ends within a bar of the score's end; else by bar
+    number where every chord falls inside the score's bar of its number (analyses that leave out opening rests or
+    notate a bar otherwise); else with its repeats expanded where that covers the score exactly (bwv277: 12 bars
+    and a repeat, 16 written out). Raises Misaligned where none does."""
+    from music21 import converter
 
     part = converter.parse(rntxt, format="romanText").parts[0]
     score_starts = _bar_starts(score.parts[0])
@@ -124,25 +153,35 @@ def expert_timeline(rntxt: Path, score) -> tuple[np.ndarray, np.ndarray, np.ndar
     last_bar = float(list(score.parts[0].getElementsByClass("Measure"))[-1].duration.quarterLength)
     differs = _first_difference(_bar_starts(part), score_starts)
     short = score_length - float(part.highestTime)
-    how = "as written"
-    if differs is not None or not -last_bar <= short <= last_bar:   # a bar moved, or more than the last one missing
+    end = float(part.highestTime)          # where the analysis stops (its last chord lasts until there)
+    if differs is None and -last_bar <= short <= last_bar:
+        flat = part.flatten()
+        onsets, how = [float(n.getOffsetBySite(flat)) for n in flat.getElementsByClass("RomanNumeral")], "as written"
+        numerals = list(flat.getElementsByClass("RomanNumeral"))
+    else:
         expanded = part.expandRepeats()
-        if abs(float(expanded.highestTime) - score_length) > 1e-6:
+        numbered, why = _by_bar_number(part, score)
+        if abs(float(expanded.highestTime) - score_length) <= 1e-6 and expanded.highestTime != part.highestTime:
+            flat = expanded.flatten()
+            numerals = list(flat.getElementsByClass("RomanNumeral"))
+            onsets, how = [float(n.getOffsetBySite(flat)) for n in numerals], "repeats expanded"
+            end = float(expanded.highestTime)
+        elif why is None:
+            numerals, onsets, how = _numerals(part), numbered, "by bar number"
+            last = max(int(m.number) for m in part.getElementsByClass("Measure"))
+            bars = [m for m in score.parts[0].getElementsByClass("Measure") if int(m.number) <= last]
+            end = max(float(m.offset + m.duration.quarterLength) for m in bars)
+        else:
             where = (f"bar {differs} of the analysis starts at beat {_bar_starts(part)[differs]:g}, in the score at "
                      f"{score_starts.get(differs, float('nan')):g}" if differs is not None else
-                     f"the analysis covers {float(part.highestTime):g} beats")
-            raise Misaligned(f"{where}; with its repeats expanded the analysis covers "
-                             f"{float(expanded.highestTime):g} beats, the score {score_length:g}")
-        part, how = expanded, "repeats expanded"
-    flat = part.flatten()
-    onsets, classes, tones = [], [], []
-    for numeral in flat.getElementsByClass(roman.RomanNumeral):
-        onsets.append(float(numeral.getOffsetBySite(flat)))
-        classes.append(expert_class(numeral))
-        tones.append(np.isin(np.arange(12), list(numeral.pitchClasses)))
+                     f"the analysis covers {float(part.highestTime):g} beats, the score {score_length:g}")
+            raise Misaligned(f"{where}; by bar number: {why}; with its repeats expanded it covers "
+                             f"{float(expanded.highestTime):g} beats")
+    classes = [expert_class(n) for n in numerals]
+    tones = [np.isin(np.arange(12), list(n.pitchClasses)) for n in numerals]
     order = np.argsort(onsets, kind="stable")
     return (np.asarray(onsets)[order], np.asarray(classes)[order], np.asarray(tones, float).reshape(-1, 12)[order],
-            how)
+            how, end)
 
 
 def transposition(tones: np.ndarray, onsets: np.ndarray, end: float, profile: np.ndarray) -> int:
@@ -158,9 +197,11 @@ def transpose(classes: np.ndarray, semitones: int) -> np.ndarray:
     return np.where(rooted, classes - classes % 12 + (classes % 12 + semitones) % 12, classes)
 
 
-def expert_per_step(onsets: np.ndarray, classes: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """The expert chord sounding longest in each step [start, end) (-1 where none is in force)."""
-    bounds = np.append(onsets[1:], np.inf)
+def expert_per_step(onsets: np.ndarray, classes: np.ndarray, start: np.ndarray, end: np.ndarray,
+                    stop: float = np.inf) -> np.ndarray:
+    """The expert chord sounding longest in each step [start, end) (-1 where none is in force; the last chord lasts
+    until ``stop``, where the analysis ends)."""
+    bounds = np.append(onsets[1:], stop)
     out = np.full(len(start), -1)
     for i, (s, e) in enumerate(zip(start, end)):
         overlap = np.minimum(bounds, e) - np.maximum(onsets, s)
@@ -197,7 +238,7 @@ def read_piece(corpus: str, rntxt: Path, score_path: Path, folder: Path) -> Piec
     midi = folder / f"{score_path.stem}.mid"
     midi.write_bytes(score_to_midi(score))
     song = load_song(midi)
-    onsets, classes, tones, how = expert_timeline(rntxt, score)
+    onsets, classes, tones, how, stop = expert_timeline(rntxt, score)
     whole = bar_activity(song.pitched(), np.zeros(1), np.full(1, song.end), 12)[0]
     shift = transposition(tones, onsets, song.end, whole)
     classes = transpose(classes, shift)
@@ -205,7 +246,7 @@ def read_piece(corpus: str, rntxt: Path, score_path: Path, folder: Path) -> Piec
     spans = {"beat": harmony_steps(song), "half_bar": split_steps(bar_start, bar_end, 2), "bar": (bar_start, bar_end)}
     steps = {}
     for kind, (start, end) in spans.items():
-        theirs = expert_per_step(onsets, classes, start, end)
+        theirs = expert_per_step(onsets, classes, start, end, stop)
         known = theirs >= 0
         steps[kind] = (bar_activity(song.pitched(), start, end, 12)[known],
                        bar_activity(song.pitched(), start, end, 128)[known], theirs[known])
@@ -284,7 +325,7 @@ def measure(corpora: dict[str, list[tuple[Path, Path]]]) -> dict:
     for corpus, pairs in corpora.items():
         pieces, excluded = read_pieces(corpus, pairs)
         row = {"pairs": len(pairs), "pieces": len(pieces), "excluded": dict(excluded),
-               "repeats_expanded": [p.name for p in pieces if p.how != "as written"],
+               "repeats_expanded": [f"{p.name} {p.how}" for p in pieces if p.how != "as written"],
                "transposed_analyses": sum(p.transposed for p in pieces),
                "target_qualities": target_qualities(pieces)}
         for kind in KINDS:
@@ -296,7 +337,7 @@ def measure(corpora: dict[str, list[tuple[Path, Path]]]) -> dict:
 
 def print_corpus(corpus: str, row: dict, per_piece: bool) -> None:
     print(f"{corpus}: {row['pieces']} of {row['pairs']} score + analysis pairs ({row['transposed_analyses']} "
-          f"analyses in another key than the score, transposed to it; repeats expanded: "
+          f"analyses in another key than the score, transposed to it; not laid as written: "
           f"{', '.join(row['repeats_expanded']) or 'none'})")
     for name, reason in row["excluded"].items():
         print(f"  excluded {name}: {reason}")

@@ -150,10 +150,10 @@ def test_an_analysis_with_a_repeat_is_laid_on_the_score_that_writes_it_out():
     finally:
         sys.path.pop(0)
     base = bench.corpus_base() / "bach"
-    onsets, classes, _, how = bench.expert_timeline(base / "choraleAnalyses" / "riemenschneider015.rntxt",
+    onsets, classes, _, how, stop = bench.expert_timeline(base / "choraleAnalyses" / "riemenschneider015.rntxt",
                                                     converter.parse(base / "bwv277.mxl"))
     assert how == "repeats expanded" and onsets[-1] > 60 and np.all(np.diff(onsets) >= 0)
-    assert len(classes) == len(onsets)
+    assert len(classes) == len(onsets) and stop == 65.0                      # the score's 16 bars and the pickup
 
 
 def _two_part_score(second_bar_of_alto):
