@@ -14,6 +14,15 @@ and how many validation/test tunes share 8-note patterns with training tunes (ne
     python benchmarks/melody_real.py ... --extra folk --extra-root /tmp/m21-folk   # + the folk tunes in training
     python benchmarks/melody_real.py --quick        # 24 chorales, 2 epochs: the test runs this
 
+The field's protocol (Pearce 2005): k-fold cross-validation over tune groups, every piece tested once, bits per note
+over all test notes with a 95 % interval (pieces resampled), top-1 and the bigram baseline per fold, with the key as
+the plugin supplies it (the piece's) and estimated from past notes only, the published figures beside them:
+
+    python benchmarks/melody_real.py --cv-corpus idyom185 --root /tmp/m21-chorales     # BWV 253-438, 10 folds
+    python benchmarks/melody_real.py --cv-corpus chorales --root /tmp/m21-chorales     # all 410 chorales
+    python benchmarks/melody_real.py --cv-corpus essen:kinder0 --root /tmp/m21-kinder  # one Essen set (213 tunes)
+    ... --jobs 3 (folds in parallel processes) --only-folds 0 1 --save-folds f.json; --combine f-*.json (pool runs)
+
 Extra training data leaves out every tune the dataset's grouping puts with a validation or test piece (two folk tunes
 are chorale melodies). A root is converted on first use (all 410 chorales ~68 s, all 11,538 folk tunes ~27 min with
 one worker) and reused after. One thread by default (--threads): the figures in docs/ML_TRAINING_GUIDE.md were
