@@ -140,11 +140,11 @@ def _by_bar_number(part, score) -> tuple[list[float], str | None]:
 
 def expert_timeline(rntxt: Path, score) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, float]:
     """(onset in quarter notes from the score's start, 64-class chord, pitch-class set [n, 12]) of every expert
-    chord in time order, how it was laid on the score and where (in the score) the analysis ends: by the analysis's own timeline where every bar of it
-    starts where the score's bar of that number does and it ends within a bar of the score's end; else by bar
-    number where every chord falls inside the score's bar of its number (analyses that leave out opening rests or
-    notate a bar otherwise); else with its repeats expanded where that covers the score exactly (bwv277: 12 bars
-    and a repeat, 16 written out). Raises Misaligned where none does."""
+    chord in time order, how it was laid on the score, and where (in the score) the analysis ends. Laid by the
+    analysis's own timeline where every bar of it starts where the score's bar of that number does and it ends
+    within a bar of the score's end; else with its repeats expanded where that covers the score exactly (bwv277:
+    12 bars and a repeat, 16 written out); else by bar number where every chord falls inside the score's bar of its
+    number (analyses that leave out the opening rests). Raises Misaligned where none does."""
     from music21 import converter
 
     part = converter.parse(rntxt, format="romanText").parts[0]

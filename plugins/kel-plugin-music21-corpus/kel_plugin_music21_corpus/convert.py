@@ -117,9 +117,10 @@ def one_bar_grid(score) -> list[str]:
 
     Repairs only what is mechanical: where the parts disagree on a bar's length, its length is the longest that a
     note sounds in it (at least the shortest part's); a part whose bar is longer only by rests (music21 reads some
-    whole-bar rests twice: 19 of the 48 analysed Monteverdi madrigals, bwv171.6) is cut back to it, a part silent
-    in a shorter bar (or held shorter in the last bar) is filled with a rest, and the later bars move accordingly. A note that would have to move is
-    not repaired: the piece is refused. Returns the repairs made (empty: none were needed)."""
+    whole-bar rests twice: 21 of the 49 Monteverdi files, bwv171.6) is cut back to it, a part silent
+    in a shorter bar (or held shorter in the last bar) is filled with a rest, and the later bars move accordingly.
+    A note that would have to move is not repaired: the piece is refused. Returns the repairs made (empty: none
+    were needed)."""
     parts = list(score.parts) if hasattr(score, "parts") else []
     measured = [list(part.getElementsByClass("Measure")) for part in parts]
     if len(parts) < 2 or not any(measured):
