@@ -14,6 +14,15 @@ and how many validation/test tunes share 8-note patterns with training tunes (ne
     python benchmarks/melody_real.py ... --extra folk --extra-root /tmp/m21-folk   # + the folk tunes in training
     python benchmarks/melody_real.py --quick        # 24 chorales, 2 epochs: the test runs this
 
+The field's protocol (Pearce 2005): k-fold cross-validation over tune groups, every piece tested once, bits per note
+over all test notes with a 95 % interval (pieces resampled), top-1 and the bigram baseline per fold, with the key as
+the plugin supplies it (the piece's) and estimated from past notes only, the published figures beside them:
+
+    python benchmarks/melody_real.py --cv-corpus idyom185 --root /tmp/m21-chorales     # BWV 253-438, 10 folds
+    python benchmarks/melody_real.py --cv-corpus chorales --root /tmp/m21-chorales     # all 410 chorales
+    python benchmarks/melody_real.py --cv-corpus essen:kinder0 --root /tmp/m21-kinder  # one Essen set (213 tunes)
+    ... --jobs 3 (folds in parallel processes) --only-folds 0 1 --save-folds f.json; --combine f-*.json (pool runs)
+
 Extra training data leaves out every tune the dataset's grouping puts with a validation or test piece (two folk tunes
 are chorale melodies). A root is converted on first use (all 410 chorales ~68 s, all 11,538 folk tunes ~27 min with
 one worker) and reused after. One thread by default (--threads): the figures in docs/ML_TRAINING_GUIDE.md were
@@ -23,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
+import re
 import sys
 import tempfile
 import time
@@ -32,11 +43,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dataclasses import replace
+
+from kel_contracts import melody as MEL
 from kelcore.api import PreparedData, RunContext, build_model, class_nll
 from kelcore.training.default import DefaultTrainer, DefaultTrainerOptions, predict
 from kel_midi_features.tunes import group_by_tune, tune_patterns
 from kel_plugin_melody import MelodyTransformer
 from kel_plugin_music21_corpus import Music21CorpusDataset
+from kel_plugin_music21_corpus.dataset import source_files
 
 # Trainer settings measured best on all chorales (docs/ML_TRAINING_GUIDE.md); the model options (transposition,
 # dropout, label smoothing) are the plugin's defaults. --set overrides any of them.
@@ -55,9 +70,9 @@ def parse_value(text: str):
 
 
 def prepare(collections: list[str], root: Path, cache: Path, max_pieces: int | None, run_dir: Path,
-            seed: int) -> PreparedData:
+            seed: int, files: list[str] | None = None) -> PreparedData:
     options = Music21CorpusDataset.Options(root=root, cache_dir=cache, task="melody", collections=collections,
-                                           max_pieces=max_pieces, workers=1)
+                                           max_pieces=max_pieces, workers=1, files=files)
     context = RunContext(run_dir=run_dir, seed=seed, job="melody")
     return Music21CorpusDataset(options).prepare(context)
 
@@ -117,6 +132,249 @@ def nll_by_position(model, sequences) -> list[tuple[str, int, float]]:
     return rows
 
 
+# ----------------------------------------------------------------------------- the field's protocol: k-fold CV
+IDYOM_BWV = (253, 438)     # Pearce (2005): 185 chorales, BWV 253-438
+PUBLISHED = {
+    "chorales": "published (pitch prediction, Bach chorale melodies): IDyOM 1.911 bits/note (Pearce 2005, 10-fold "
+                "CV over 185 chorales BWV 253-438, best multiple-viewpoint system; pitch viewpoint alone 2.347); "
+                "Conklin & Witten 1.87 (one 95/5 split)",
+    "essen": "published (pitch only, Essen folk song sets, Pearce 2005, 10-fold CV): 2.11-2.68 bits/note by set",
+}
+BOOTSTRAP = 2000
+
+
+def idyom_chorales() -> list[str]:
+    """The music21 chorale files numbered BWV 253-438 (plain ``bwvNNN``, no movement or version suffix): the
+    chorales of Pearce's set, matched by BWV number as music21 names the files (186 files; Pearce counts 185)."""
+    low, high = IDYOM_BWV
+    return [path.stem for path in source_files("chorales")
+            if (match := re.fullmatch(r"bwv(\d+)", path.stem)) and low <= int(match.group(1)) <= high]
+
+
+def corpus_selection(name: str) -> tuple[list[str], list[str] | None, str]:
+    """(collections, files, published reference) of a --cv corpus: idyom185, chorales or essen:<file stem>."""
+    if name == "idyom185":
+        return ["chorales"], idyom_chorales(), PUBLISHED["chorales"]
+    if name == "chorales":
+        return ["chorales"], None, PUBLISHED["chorales"]
+    if name.startswith("essen:"):
+        return ["essen"], [name.split(":", 1)[1]], PUBLISHED["essen"]
+    raise SystemExit(f"--cv-corpus {name!r}: expected idyom185, chorales or essen:<file stem> (e.g. essen:kinder0)")
+
+
+def group_folds(sequences: list, folds: int, seed: int) -> list[list[int]]:
+    """``folds`` lists of sequence indices, every tune group whole in one fold, the folds balanced by notes (groups
+    in a seeded order, largest first, each to the fold with the fewest notes so far)."""
+    groups: dict[str, list[int]] = {}
+    for index, seq in enumerate(sequences):
+        groups.setdefault(seq.group, []).append(index)
+    order = list(groups.values())
+    np.random.default_rng(seed).shuffle(order)
+    order.sort(key=lambda members: -sum(len(sequences[i].inputs) for i in members))
+    out: list[list[int]] = [[] for _ in range(folds)]
+    notes = np.zeros(folds)
+    for members in order:
+        fold = int(np.argmin(notes))
+        out[fold] += members
+        notes[fold] += sum(len(sequences[i].inputs) for i in members)
+    return [sorted(fold) for fold in out]
+
+
+def past_notes_key(seq):
+    """The sequence with its key, mode and the valence proxy estimated from the melody's past notes only (the
+    notes before each step, duration-weighted, against the contract's Krumhansl-Kessler profiles; C major before
+    the first), instead of from the whole piece."""
+    offsets = MEL.INPUTS.offsets()
+    x = np.array(seq.inputs, dtype=np.float32)
+    pc = x[:, offsets["prev_pitch_class"]:offsets["prev_pitch_class"] + 12]
+    durations = np.asarray(MEL.DURATION_CLASSES, float)
+    weight = x[:, offsets["prev_duration"]:offsets["prev_duration"] + len(durations)] @ durations
+    histogram = np.cumsum(pc * weight[:, None], axis=0)
+    profiles = np.array([np.roll(profile, tonic) for profile in (MEL.MAJOR_PROFILE, MEL.MINOR_PROFILE)
+                         for tonic in range(12)])
+    centred = profiles - profiles.mean(axis=1, keepdims=True)
+    past = histogram - histogram.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(past, axis=1, keepdims=True) * np.linalg.norm(centred, axis=1)[None, :]
+    score = np.divide(past @ centred.T, norms, out=np.full((len(x), 24), -np.inf), where=norms > 0)
+    best = np.where(np.isfinite(score).any(axis=1), score.argmax(axis=1), 0)
+    tonic, major = best % 12, best < 12
+    x[:, offsets["key"]:offsets["key"] + 12] = 0
+    x[np.arange(len(x)), offsets["key"] + tonic] = 1
+    x[:, offsets["mode"]] = major
+    x[:, offsets["valence"]] = np.where(major, MEL.PROXY_VALENCE_MAJOR, MEL.PROXY_VALENCE_MINOR)
+    return replace(seq, inputs=x)
+
+
+def piece_scores(model, sequences) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per piece: notes, summed NLL (nats) and notes predicted right (top-1), each run whole from a fresh state."""
+    outputs, targets = predict(model, sequences)
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].inputs))   # predict's order
+    notes, nll, right = np.zeros(len(sequences)), np.zeros(len(sequences)), np.zeros(len(sequences))
+    at = 0
+    for i in order:
+        n = len(sequences[i].inputs)
+        out, tgt = outputs[at:at + n].double(), targets[at:at + n, 0]
+        notes[i], nll[i] = n, float(class_nll(out, tgt)) * n
+        right[i] = float((out.argmax(dim=1) == tgt.long()).sum())
+        at += n
+    return notes, nll, right
+
+
+def interval(notes: np.ndarray, nll: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """95 % bootstrap interval (pieces resampled) of the bits per note over all notes."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(notes), (BOOTSTRAP, len(notes)))
+    values = bits(1.0) * nll[draws].sum(axis=1) / notes[draws].sum(axis=1)
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def _train_fold(job: tuple) -> dict:
+    """Worker: train on one fold's training tunes, early-stopped on its validation tunes, and score its test tunes
+    (each run whole from a fresh state). Top-level so that folds can run in parallel processes (``--jobs``)."""
+    fold, train, validation, test, normalization, report, model_options, trainer_options, seed, run_dir = job
+    torch.set_num_threads(1)
+    model = build_model(MelodyTransformer, model_options, seed=seed + fold)
+    torch.manual_seed(seed + fold)
+    started = time.perf_counter()
+    result = DefaultTrainer(trainer_options).fit(model, PreparedData(train, validation, test, normalization, report),
+                                                 RunContext(run_dir=run_dir, seed=seed + fold, job="melody"))
+    notes, nll, right = piece_scores(model, test)
+    base = MelodyTransformer.baseline_metrics(train, test)
+    return {"fold": fold, "notes": notes, "nll": nll, "right": right, "base": base, "sizes": (len(train),
+            len(validation), len(test)), "best_epoch": result.best_epoch, "epochs": result.epochs,
+            "seconds": time.perf_counter() - started}
+
+
+def _owned(seq):
+    """The sequence with its own arrays (not views into a run's packed store), to hand to another process."""
+    return replace(seq, inputs=np.array(seq.inputs), targets=np.array(seq.targets))
+
+
+def _fold_results(work_items: list, jobs: int):
+    """Each fold's result as soon as it is done (in parallel processes with ``jobs`` > 1)."""
+    if jobs <= 1:
+        yield from map(_train_fold, work_items)
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(min(jobs, len(work_items))) as pool:
+        for future in as_completed([pool.submit(_train_fold, item) for item in work_items]):
+            yield future.result()
+
+
+def cross_validate(sequences: list, data: PreparedData, folds: int, model_options, trainer_options, seed: int,
+                   work: Path, label: str, jobs: int = 1, only: list[int] | None = None,
+                   save: Path | None = None) -> dict:
+    """k-fold CV over tune groups: fold i is the test set, fold i+1 the validation set (early stopping), the rest
+    training. Prints one line per fold; returns the pooled figures."""
+    split = group_folds(sequences, folds, seed)
+    sequences = [_owned(seq) for seq in sequences] if jobs > 1 else sequences
+    work_items = []
+    for fold in range(folds):
+        held = set(split[fold]) | set(split[(fold + 1) % folds])
+        work_items.append((fold, [seq for i, seq in enumerate(sequences) if i not in held],
+                           [sequences[i] for i in split[(fold + 1) % folds]], [sequences[i] for i in split[fold]],
+                           data.normalization, data.report, model_options, trainer_options, seed,
+                           work / f"{label}-fold{fold}"))
+    if only is not None:
+        work_items = [item for item in work_items if item[0] in only]
+    results = []
+    base_nll = base_right = 0.0
+    for row in _fold_results(work_items, jobs):
+        results.append(row)
+        n, loss, hit, base = row["notes"], row["nll"], row["right"], row["base"]
+        base_nll += base["bigram_bits_per_note"] * n.sum()
+        base_right += base["bigram_top1"] * n.sum()
+        train, validation, test = row["sizes"]
+        print(f"  fold {row['fold'] + 1:2d}/{folds}: train {train} / validation {validation} / test {test} tunes "
+              f"({int(n.sum())} test notes); model {bits(loss.sum() / n.sum()):.3f} bits per note, top-1 "
+              f"{hit.sum() / n.sum():.3f}; baseline bigram {base['bigram_bits_per_note']:.3f} bits, top-1 "
+              f"{base['bigram_top1']:.3f}; best epoch {row['best_epoch']} of {row['epochs']}, "
+              f"{row['seconds']:.0f} s", flush=True)
+    if save is not None:
+        save.write_text(json.dumps([{**{k: row[k] for k in ("fold", "best_epoch", "epochs", "seconds", "sizes")},
+                                     "notes": row["notes"].tolist(), "nll": row["nll"].tolist(),
+                                     "right": row["right"].tolist(),
+                                     "bigram_bits_per_note": row["base"]["bigram_bits_per_note"],
+                                     "bigram_top1": row["base"]["bigram_top1"]} for row in results]))
+    return pooled(results, folds, seed)
+
+
+def pooled(results: list[dict], folds: int, seed: int = 0) -> dict:
+    """The figures over every test note of the folds in ``results`` (a 95 % interval by resampling pieces)."""
+    base_nll = sum(r["base"]["bigram_bits_per_note"] * np.sum(r["notes"]) for r in results)
+    base_right = sum(r["base"]["bigram_top1"] * np.sum(r["notes"]) for r in results)
+    notes_all = np.concatenate([r["notes"] for r in results])
+    nll_all = np.concatenate([r["nll"] for r in results])
+    right_all = np.concatenate([r["right"] for r in results])
+    total = notes_all.sum()
+    low, high = interval(notes_all, nll_all, seed)
+    return {"bits_per_note": bits(nll_all.sum() / total), "interval": (low, high), "top1": right_all.sum() / total,
+            "bigram_bits_per_note": base_nll / total, "bigram_top1": base_right / total, "notes": int(total),
+            "tunes": len(notes_all), "folds": folds, "folds_run": len(results)}
+
+
+def run_cv(args, settings: dict, model_options, trainer_options, work: Path) -> int:
+    """The field's protocol on one corpus: k-fold CV over tune groups, with the key as the plugin supplies it and
+    (``--keys past``) estimated from past notes only."""
+    if args.folds < 3:
+        raise SystemExit("--folds: at least 3 (one fold tests, the next validates, the rest train)")
+    collections, files, published = corpus_selection(args.cv_corpus)
+    root = args.root or work / "corpus"
+    whole = collections == ["chorales"]   # one conversion of all chorales serves both chorale selections
+    data = prepare(collections, root, args.cache_dir or root / ".cache", args.max_pieces, work / "data", args.seed,
+                   None if whole else files)
+    sequences = data.train + data.validation + data.test
+    if whole and files is not None:
+        chosen_files = set(files)
+        sequences = [s for s in sequences if s.track_id.split("/", 1)[1] in chosen_files]
+    groups = len({s.group for s in sequences})
+    print(f"cross-validation: {args.cv_corpus} ({', '.join(collections)}"
+          f"{f', {len(files)} source files' if files is not None else ''}): {len(sequences)} tunes in {groups} tune "
+          f"groups, {sum(len(s.inputs) for s in sequences)} notes; {args.folds} folds over tune groups (test: one "
+          f"fold, validation for early stopping: the next, training: the rest)")
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
+    for key in args.keys:
+        label = {"plugin": "key as the plugin supplies it (the piece's key)",
+                 "past": "key estimated from past notes only"}[key]
+        print(f"{label}:")
+        chosen = sequences if key == "plugin" else [past_notes_key(s) for s in sequences]
+        save = args.save_folds.with_name(f"{args.save_folds.stem}-{key}{args.save_folds.suffix}") \
+            if args.save_folds else None
+        row = cross_validate(chosen, data, args.folds, model_options, trainer_options, args.seed, work, key,
+                             args.jobs, args.only_folds, save)
+        print_pooled(args.cv_corpus, label, row)
+    print(published)
+    return 0
+
+
+def print_pooled(corpus: str, label: str, row: dict) -> None:
+    print(f"  {corpus}, {label}: model {row['bits_per_note']:.3f} bits per note (95 % interval "
+          f"{row['interval'][0]:.3f}-{row['interval'][1]:.3f}, pieces resampled), top-1 {row['top1']:.3f}; "
+          f"baseline bigram {row['bigram_bits_per_note']:.3f} bits, top-1 {row['bigram_top1']:.3f}; "
+          f"{row['notes']} test notes over {row['folds_run']} of {row['folds']} folds"
+          + ("" if row["folds_run"] == row["folds"] else " (PARTIAL: not every fold ran)"))
+
+
+def combine(paths: list[Path], folds: int) -> int:
+    """Pool the per-piece figures that runs of some folds each saved (``--save-folds``) into one figure."""
+    results = []
+    for path in paths:
+        for row in json.loads(path.read_text()):
+            results.append({**row, "notes": np.asarray(row["notes"]), "nll": np.asarray(row["nll"]),
+                            "right": np.asarray(row["right"]), "base": {"bigram_bits_per_note":
+                            row["bigram_bits_per_note"], "bigram_top1": row["bigram_top1"]}})
+    done = sorted(r["fold"] for r in results)
+    if len(set(done)) != len(done):
+        raise SystemExit(f"--combine: a fold is in two files ({done})")
+    for r in sorted(results, key=lambda r: r["fold"]):
+        print(f"  fold {r['fold'] + 1:2d}/{folds}: {int(np.sum(r['notes']))} test notes; model "
+              f"{bits(np.sum(r['nll']) / np.sum(r['notes'])):.3f} bits per note; bigram "
+              f"{r['base']['bigram_bits_per_note']:.3f}; best epoch {r['best_epoch']} of {r['epochs']}")
+    print_pooled("combined", ", ".join(p.name for p in paths), pooled(results, folds))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--collections", nargs="+", default=["chorales"])
@@ -136,7 +394,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--curve", type=Path, help="write the learning curve (metrics.csv) here too")
     parser.add_argument("--quick", action="store_true", help="24 chorales, 2 epochs (the test runs this)")
+    parser.add_argument("--cv-corpus", help="the field's protocol instead of one split: k-fold cross-validation "
+                        "over tune groups on idyom185 (BWV 253-438), chorales or essen:<file stem> (essen:kinder0)")
+    parser.add_argument("--folds", type=int, default=10)
+    parser.add_argument("--only-folds", type=int, nargs="+", metavar="I", help="with --cv-corpus: run only these "
+                        "folds (0-based; the figures are then partial and say so)")
+    parser.add_argument("--save-folds", type=Path, help="with --cv-corpus: write each fold's per-piece figures to "
+                        "this JSON (-<key> added to its name), for --combine")
+    parser.add_argument("--combine", type=Path, nargs="+", help="pool the folds saved by runs with --save-folds "
+                        "(each of some folds) into one figure, and exit")
+    parser.add_argument("--jobs", type=int, default=1, help="with --cv-corpus: folds trained in parallel processes "
+                        "(one thread each)")
+    parser.add_argument("--keys", nargs="+", choices=("plugin", "past"), default=["plugin", "past"],
+                        help="with --cv-corpus: the key input as the plugin supplies it, and/or estimated from past "
+                             "notes only")
     args = parser.parse_args(argv)
+    if args.combine:
+        return combine(args.combine, args.folds)
     torch.set_num_threads(args.threads)
     settings = dict(DEFAULTS)
     if args.quick:
@@ -152,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
                                             device="cpu", tensorboard=False, keep_best=0)
     with tempfile.TemporaryDirectory(prefix="kel-melody-real-") as tmp:
         work = Path(tmp)
+        if args.cv_corpus:
+            return run_cv(args, settings, model_options, trainer_options, work)
         root = args.root or work / "corpus"
         cache = args.cache_dir or root / ".cache"
         started = time.perf_counter()

@@ -16,6 +16,7 @@ EXPECTED = {
     "groove_real.py": ["real performances", "timing MAE ms", "velocity MAE", "baseline"],
     "train_throughput.py": ["plain steps/s", "kelcore steps/s", "overhead", "MelodyTransformer", "GroovePredictor"],
     "melody_real.py": ["bits per note", "baseline bigram", "best epoch", "by position in the tune"],
+    "tune_grouping.py": ["peak memory added", "planted twins found 19 of 19"],
 }
 
 

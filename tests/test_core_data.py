@@ -246,7 +246,12 @@ def test_prepared_data_is_bit_identical_to_the_in_memory_path(tmp_path, monkeypa
             for g, w in zip(got, want):
                 assert same_bits(g.inputs, w.inputs) and same_bits(g.targets, w.targets), (attempt, side)
                 assert not g.inputs.flags.writeable and isinstance(g.inputs.base, np.memmap) == on_disk
-        files = ["dataset_problems.log", "split.json"]
+        groups = json.loads((run.run_dir / "groups.json").read_text())   # the regrouped groups, beside the split
+        sides = json.loads((run.run_dir / "split.json").read_text())
+        assert sorted(i for ids in groups.values() for i in ids) == sorted(sides)
+        assert set(groups) == {s.group for side in ("train", "validation", "test") for s in getattr(data, side)}
+        assert all(len({sides[i] for i in ids}) == 1 for ids in groups.values())
+        files = ["dataset_problems.log", "split.json", "groups.json"]
         assert sorted(p.name for p in run.run_dir.iterdir()) == sorted(files + [STORE_NAME] * on_disk)
         if on_disk:
             assert len(open_store(run.run_dir / STORE_NAME)) == 55

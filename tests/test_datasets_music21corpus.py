@@ -131,6 +131,112 @@ def test_harmony_agreement_quick_mode_meets_the_targets(tmp_path):
                            "--json", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())
-    assert result["pieces"] == 4 and result["beat"]["steps"] > 150
-    assert result["beat"]["root"] >= 0.85 and result["beat"]["root_quality"] >= 0.75
-    assert result["beat"]["root"] > result["bar"]["root"]
+    bach, monteverdi = result["corpora"]["bach"], result["corpora"]["monteverdi"]
+    assert bach["pieces"] == 4 and bach["beat"]["steps"] > 150 and len(bach["beat"]["pieces"]) == 4
+    assert bach["beat"]["root"] >= 0.85 and bach["beat"]["root_quality"] >= 0.75
+    assert bach["beat"]["root"] > bach["bar"]["root"]
+    assert monteverdi["pieces"] == 2 and monteverdi["beat"]["steps"] > 500       # madrigal.3.1 on one bar grid
+    assert monteverdi["beat"]["root"] >= 0.7
+    assert "AugmentedNet" in done.stdout and "monteverdi:" in done.stdout
+
+
+def test_an_analysis_with_a_repeat_is_laid_on_the_score_that_writes_it_out():
+    """bwv277: the analysis has 12 bars and a repeat, the score 16 bars: mapped with the repeat expanded."""
+    from music21 import converter
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import harmony_agreement as bench
+    finally:
+        sys.path.pop(0)
+    base = bench.corpus_base() / "bach"
+    onsets, classes, _, how, stop = bench.expert_timeline(base / "choraleAnalyses" / "riemenschneider015.rntxt",
+                                                    converter.parse(base / "bwv277.mxl"))
+    assert how == "repeats expanded" and onsets[-1] > 60 and np.all(np.diff(onsets) >= 0)
+    assert len(classes) == len(onsets) and stop == 65.0                      # the score's 16 bars and the pickup
+
+
+def _two_part_score(second_bar_of_alto):
+    """Soprano and alto in 4/4, two bars each; the alto's second bar as given (a list of music21 notes/rests)."""
+    from music21 import meter, note, stream
+
+    score = stream.Score()
+    for name, second in (("Soprano", [note.Note("C5", quarterLength=4)]), ("Alto", second_bar_of_alto)):
+        part = stream.Part()
+        part.partName = name
+        first = stream.Measure(number=1)
+        first.append([meter.TimeSignature("4/4"), note.Note("E4", quarterLength=4)])
+        last = stream.Measure(number=2)
+        last.append(second)
+        third = stream.Measure(number=3)
+        third.append(note.Note("G4", quarterLength=4))
+        part.append([first, last, third])
+        score.insert(0, part)
+    return score
+
+
+def test_a_whole_bar_rest_read_twice_is_cut_back_to_the_bar_and_the_parts_stay_in_time():
+    from music21 import note
+
+    from kel_plugin_music21_corpus.convert import one_bar_grid, score_notes
+
+    score = _two_part_score([note.Rest(quarterLength=4), note.Rest(quarterLength=4)])   # 8 beats in a 4/4 bar
+    assert [n[0] for n in score_notes(score)[1]["notes"]] == [0.0, 12.0]                  # drifted: G4 a bar late
+    assert one_bar_grid(score) == ["bar 2 of Alto: rests past 4 beats removed"]
+    soprano, alto = score_notes(score)
+    assert [n[0] for n in soprano["notes"]] == [0.0, 4.0, 8.0] and [n[0] for n in alto["notes"]] == [0.0, 8.0]
+
+
+def test_a_note_past_the_bar_is_not_repaired_the_piece_is_refused():
+    from music21 import note
+
+    from kel_plugin_music21_corpus.convert import BarGridError, one_bar_grid
+
+    score = _two_part_score([note.Rest(quarterLength=4), note.Note("A4", quarterLength=4)])
+    with pytest.raises(BarGridError, match="bar 2 is 8 beats long in Alto, 4 in another part|bar 2 is 4 beats long"
+                                           " in Soprano, 8 in another part"):
+        one_bar_grid(score)
+
+
+@pytest.mark.parametrize("piece", ["madrigal.3.2", "madrigal.5.3"])
+def test_monteverdi_madrigals_music21_misreads_are_converted_on_one_bar_grid(tmp_path, piece):
+    """music21 reads whole-bar rests twice in these madrigals: the MIDI has every part on the score's bar grid."""
+    from kel_plugin_music21_corpus.dataset import convert_source, corpus_dir
+
+    source = corpus_dir() / "monteverdi" / f"{piece}.mxl"
+    [entry] = convert_source(("monteverdi", str(source), str(tmp_path), None))
+    assert "problem" not in entry and entry["repaired"]
+    song = load_song(tmp_path / entry["midi"])
+    ends = [float(p.onset[-1] + p.duration[-1]) for p in song.pitched()]
+    assert max(ends) - min(ends) <= 4.0                   # the voices end together, not bars apart
+
+
+def test_tune_grouping_on_a_sample_of_the_patterns_still_joins_copies_and_keeps_other_tunes_apart(monkeypatch):
+    """Past the pattern budget only a consistent sample of the patterns is kept (full-size Lakh): the same tune,
+    transposed and with one note changed, still joins; unrelated random tunes do not."""
+    import kel_midi_features.tunes as tunes
+
+    rng = np.random.default_rng(1)
+    melodies = [60 + np.cumsum(rng.integers(-5, 6, 120)) for _ in range(40)]
+    twin = melodies[3] + 5
+    twin[60] += 1
+    melodies.append(twin)
+    exact = tunes.group_by_tune(melodies)
+    monkeypatch.setattr(tunes, "PATTERN_BUDGET", 1_000)            # ~4,700 patterns in all: a 1/8 sample
+    assert tunes._sample_bits(melodies) == 3
+    sampled = tunes.group_by_tune(melodies)
+    for roots in (exact, sampled):
+        assert roots[40] == roots[3] == 3 and len(set(roots)) == 40
+
+
+def test_a_refused_score_is_counted_as_unsupported_with_its_reason(tmp_path):
+    from kelcore.api import Track
+
+    from kel_plugin_music21_corpus.dataset import DRIFTING
+
+    reason = f"{DRIFTING}: bar 2 is 8 beats long in Alto (notes past 4), 4 in another part"
+    for task in ("melody", "harmony"):
+        result = extract(Track("x", tmp_path / "x.mxl", "x", labels=reason), {"task": task})
+        assert result.kind == "unsupported" and result.reason == reason
+    assert extract(Track("y", tmp_path / "y.mxl", "y", labels="music21 could not parse it: X"),
+                   {"task": "melody"}).kind == "corrupt"

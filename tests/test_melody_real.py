@@ -127,3 +127,68 @@ def test_a_short_real_training_with_transposition_exports_exactly(corpus, tmp_pa
     exported = exporter.export(model, tmp_path / "MelodyTransformer.json",
                                ExportContext(normalization={"mean": [0.0] * 64, "std": [1.0] * 64}))
     assert exported.max_abs_error <= exporter.tolerance
+
+
+def _melody_real():
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import melody_real
+    finally:
+        sys.path.pop(0)
+    return melody_real
+
+
+def test_cross_validation_folds_keep_every_tune_group_whole_and_balance_the_notes():
+    from kelcore.api import Sequence
+
+    bench = _melody_real()
+    rng = np.random.default_rng(0)
+    sequences = [Sequence(f"t{i}", np.zeros((int(rng.integers(20, 80)), 4), np.float32),
+                          np.zeros((1, 1), np.float32), f"g{i // 3 if i < 30 else i}") for i in range(70)]
+    folds = bench.group_folds(sequences, 10, seed=0)
+    assert sorted(i for fold in folds for i in fold) == list(range(70))          # every tune tested exactly once
+    fold_of = {i: k for k, fold in enumerate(folds) for i in fold}
+    for group in {s.group for s in sequences}:
+        assert len({fold_of[i] for i, s in enumerate(sequences) if s.group == group}) == 1
+    notes = [sum(len(sequences[i].inputs) for i in fold) for fold in folds]
+    assert max(notes) - min(notes) <= 80                                        # balanced within one tune
+
+
+def test_the_past_notes_key_uses_only_the_notes_before_each_step(corpus):
+    bench = _melody_real()
+    offsets = MEL.INPUTS.offsets()
+    _, paths = corpus
+    from kelcore.api import Sequence
+
+    x, y = melody_features(load_song(paths[0]))
+    original = bench.past_notes_key(Sequence("a", x, y, "a"))
+    changed = x.copy()
+    later = len(x) // 2
+    changed[later:, offsets["prev_pitch_class"]:offsets["prev_pitch_class"] + 12] = np.roll(
+        changed[later:, offsets["prev_pitch_class"]:offsets["prev_pitch_class"] + 12], 6, axis=1)   # another future
+    moved = bench.past_notes_key(Sequence("b", changed, y, "b"))
+    key = slice(offsets["key"], offsets["key"] + 12)
+    assert np.array_equal(original.inputs[:later, key], moved.inputs[:later, key])   # the past decides, only it
+    assert not np.array_equal(original.inputs[:, key], moved.inputs[:, key])
+    whole_piece_tonic = int(x[0, key].argmax())
+    assert int(original.inputs[-1, key].argmax()) == whole_piece_tonic               # by the end: the piece's key
+
+
+def test_melody_real_quick_cross_validation_prints_the_protocol_and_the_published_figures(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "melody_real.py"), "--quick", "--cv-corpus",
+                           "chorales", "--folds", "3", "--max-pieces", "9", "--root", str(tmp_path / "m21")],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "3 folds over tune groups" in out and all(out.count(f"fold  {k}/3") == 2 for k in (1, 2, 3))
+    assert "key as the plugin supplies it" in out and "key estimated from past notes only" in out
+    assert "95 % interval" in out and "baseline bigram" in out and "IDyOM 1.911" in out

@@ -22,6 +22,8 @@ from .store import PackedWriter
 
 #: The packed store of a preparation's features, in the job's run folder (written again by every preparation).
 STORE_NAME = "features.kelpack"
+#: The groups a split was drawn over (group -> track ids), beside ``split.json`` in the job's run folder.
+GROUPS_NAME = "groups.json"
 
 
 @dataclass
@@ -119,9 +121,19 @@ def extract_tracks(
     return [(track, results[i]) for i, track in enumerate(tracks)]
 
 
+def tracks_by_group(tracks: list[Track]) -> dict[str, list[str]]:
+    """Group -> the ids of its tracks, in index order (the content of ``groups.json``)."""
+    groups: dict[str, list[str]] = {}
+    for track in tracks:
+        groups.setdefault(track.group, []).append(track.track_id)
+    return groups
+
+
 def load_or_draw_split(tracks: list[Track], context: RunContext) -> dict[str, str]:
     """Official splits where given, else a seeded split by group; saved as ``split.json`` and
-    reused when it already exists (a resumed run trains on the same split)."""
+    reused when it already exists (a resumed run trains on the same split). The groups the split was drawn over are
+    written beside it as ``groups.json`` (group -> its track ids), so a run folder shows what was kept together."""
+    write_json_atomic(context.run_dir / GROUPS_NAME, tracks_by_group(tracks))
     path = context.run_dir / "split.json"
     if path.exists():
         saved = json.loads(path.read_text(encoding="utf-8"))

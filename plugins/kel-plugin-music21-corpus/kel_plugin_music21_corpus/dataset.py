@@ -8,10 +8,12 @@ Lakh's.
 
 Groups (no leak between splits): pieces whose melodies share at least half of the transposition-invariant 8-note
 interval patterns of the shorter one are one group (the same tune harmonised twice, exact and near duplicates,
-folk-tune variants); chorales with the same title (the same hymn tune) are one group too.
+folk-tune variants, the same tune in two collections converted together); chorales with the same title in music21's
+list of Riemenschneider's chorales (the same hymn tune) are one group too.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -23,10 +25,11 @@ from kelcore.api import DatasetOptions, Extracted, IndexedDataset, Track, parall
 from kel_midi_features import (MidiError, TooShort, check_midi, extracted, feature_config, group_by_tune,
                                harmony_features, load_song, melody_features, melody_part)
 
-from .convert import CONVERTER_VERSION, write_score
+from .convert import CONVERTER_VERSION, BarGridError, one_bar_grid, write_score
 
 TASKS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor"}
 INDEX_FILE = "music21corpus.json"
+DRIFTING = "parts drift apart (no common bar grid)"   # the problem of a refused score, as counted
 # collection -> (folder of music21's corpus, file patterns, files to leave out)
 COLLECTIONS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "chorales": ("bach", ("*.mxl", "*.xml"), ()),
@@ -48,6 +51,8 @@ class Music21CorpusOptions(DatasetOptions):
     collections: list[Collection] = Field(["chorales"], description="music21 corpus collections (folk = essen + "
                                                                      "ryans + oneills)")
     max_pieces: int | None = Field(None, ge=1, description="convert at most this many pieces (in corpus order)")
+    files: list[str] | None = Field(None, description="only these source files of the collections, by stem "
+                                                      "(e.g. [\"kinder0\"]: one Essen set; [\"bwv253\", ...])")
 
 
 def corpus_dir() -> Path:
@@ -65,11 +70,33 @@ def expand(collections: list[str]) -> list[str]:
     return out
 
 
-def source_files(collection: str) -> list[Path]:
+def source_files(collection: str, stems: list[str] | None = None) -> list[Path]:
+    """The collection's source files in corpus order (only those whose stem is in ``stems``, when given)."""
     folder, patterns, skip = COLLECTIONS[collection]
     base = corpus_dir() / folder
-    files = {p for pattern in patterns for p in base.glob(pattern) if p.name not in skip}
+    files = {p for pattern in patterns for p in base.glob(pattern)
+             if p.name not in skip and (stems is None or p.stem in stems)}
     return sorted(files)
+
+
+@functools.lru_cache(maxsize=1)
+def _chorale_list() -> dict[str, str]:
+    from music21.corpus import chorales
+
+    return {bwv: entry["title"] for bwv, entry in chorales.ChoraleListRKBWV().byBWV.items()}
+
+
+def chorale_title(stem: str) -> str:
+    """The hymn tune's title of a chorale file (``bwv269`` -> "Aus meines Herzens Grunde") from music21's list of
+    Riemenschneider's 371 chorales (by BWV number, a version suffix such as ``-a`` ignored); "" where the list has
+    none (51 of the 410 files: chorales outside the 371). The scores themselves carry no title."""
+    titles = _chorale_list()
+    bwv = stem.removeprefix("bwv")
+    base = bwv.split("-")[0]
+    found = titles.get(bwv) or titles.get(base)
+    if found is None:
+        found = next((title for key, title in titles.items() if key.split("-")[0] == base), "")
+    return found
 
 
 def _fingerprint(path: Path) -> list[int] | None:
@@ -100,7 +127,19 @@ def convert_source(job: tuple[str, str, str, int | None]) -> list[dict]:
         suffix = f"-{number:04d}" if isinstance(parsed, stream.Opus) else ""
         piece_id = f"{collection}/{source_path.stem}{suffix}"
         title = (score.metadata.title if score.metadata is not None and score.metadata.title else "") or ""
+        if not title and collection == "chorales":
+            title = chorale_title(source_path.stem)
         entry = {**base, "id": piece_id, "title": str(title)}
+        try:
+            repairs = one_bar_grid(score)
+        except BarGridError as exc:
+            pieces.append({**entry, "problem": f"{DRIFTING}: {exc}"})
+            continue
+        except Exception as exc:  # noqa: BLE001
+            pieces.append({**entry, "problem": f"its bar grid could not be read: {type(exc).__name__}: {exc}"})
+            continue
+        if repairs:
+            entry["repaired"] = repairs
         try:
             midi = write_score(score, Path(out) / "midi" / collection / f"{source_path.stem}{suffix}.mid")
         except Exception as exc:  # noqa: BLE001
@@ -122,7 +161,7 @@ def group_pieces(pieces: list[dict]) -> list[str]:
 
 
 def materialise(root: Path, collections: list[str], max_pieces: int | None = None, workers: int | None = None,
-                progress: bool | None = None, demo: bool = False) -> dict:
+                progress: bool | None = None, demo: bool = False, files: list[str] | None = None) -> dict:
     """Convert the collections into ``root`` and write its index; returns the index. A ``demo`` index is a
     deliberate selection: read without ``max_pieces`` it is used as it is."""
     import music21
@@ -131,15 +170,15 @@ def materialise(root: Path, collections: list[str], max_pieces: int | None = Non
     root.mkdir(parents=True, exist_ok=True)
     names = expand(collections)
     config = {"collections": names, "max_pieces": max_pieces, "converter": CONVERTER_VERSION,
-              "music21": music21.__version__, "demo": demo}
+              "music21": music21.__version__, "demo": demo, "files": sorted(files) if files is not None else None}
     pieces: list[dict] = []
     for collection in names:
-        files = source_files(collection)
-        while files and (max_pieces is None or len(pieces) < max_pieces):
+        todo = source_files(collection, files)
+        while todo and (max_pieces is None or len(pieces) < max_pieces):
             # an opus file (ABC) holds many pieces: with max_pieces, convert a few files at a time and stop early
             left = None if max_pieces is None else max_pieces - len(pieces)
-            size = len(files) if left is None else left if collection not in OPUS else max(1, min(left, workers or 2))
-            batch, files = files[:size], files[size:]
+            size = len(todo) if left is None else left if collection not in OPUS else max(1, min(left, workers or 2))
+            batch, todo = todo[:size], todo[size:]
             jobs = [(collection, str(f), str(root), left) for f in batch]
             for _, found in parallel_map(convert_source, jobs, workers, f"converting {collection}", progress,
                                          chunksize=1):
@@ -154,7 +193,8 @@ def materialise(root: Path, collections: list[str], max_pieces: int | None = Non
     return index
 
 
-def load_index(root: Path, collections: list[str], max_pieces: int | None, workers: int | None = None) -> dict:
+def load_index(root: Path, collections: list[str], max_pieces: int | None, workers: int | None = None,
+               files: list[str] | None = None) -> dict:
     """The index in ``root`` if it was written for these collections and holds the pieces asked for (the first
     ``max_pieces`` of a larger conversion will do; without ``max_pieces`` a demo selection is used as it is), else a
     fresh conversion."""
@@ -165,14 +205,15 @@ def load_index(root: Path, collections: list[str], max_pieces: int | None, worke
         index = json.loads(path.read_text(encoding="utf-8"))
         config = index.get("config", {})
         same = (config.get("collections") == expand(collections) and config.get("converter") == CONVERTER_VERSION
-                and config.get("music21") == music21.__version__)
+                and config.get("music21") == music21.__version__
+                and config.get("files") == (sorted(files) if files is not None else None))
         complete = (config.get("max_pieces") is None or (max_pieces is None and config.get("demo"))
                     or (max_pieces is not None and max_pieces <= config["max_pieces"]))
         if same and complete:
             if max_pieces is not None:
                 index = {**index, "pieces": index["pieces"][:max_pieces]}
             return index
-    return materialise(Path(root), collections, max_pieces, workers)
+    return materialise(Path(root), collections, max_pieces, workers, files=files)
 
 
 def tracks_of(root: Path, index: dict) -> list[Track]:
@@ -191,15 +232,20 @@ def _harmony(song, *_):
     return harmony_features(song)
 
 
+def _refused(problem: str) -> Extracted:
+    """A piece the conversion refused: a score whose parts drift apart is unsupported, an unreadable one corrupt."""
+    return Extracted(kind="unsupported" if problem.startswith(DRIFTING) else "corrupt", reason=problem)
+
+
 def extract(track: Track, config: Any) -> Extracted:
     if track.labels:
-        return Extracted(kind="corrupt", reason=str(track.labels))
+        return _refused(str(track.labels))
     return extracted(melody_features if config["task"] == "melody" else _harmony, track.path)
 
 
 def check(track: Track, config: Any) -> Extracted:
     if track.labels:
-        return Extracted(kind="corrupt", reason=str(track.labels))
+        return _refused(str(track.labels))
     return check_midi(track, config)
 
 
@@ -214,7 +260,8 @@ class Music21CorpusDataset(IndexedDataset):
     check = staticmethod(check)
 
     def read_index(self, root: Path) -> list[Track]:
-        index = load_index(root, list(self.options.collections), self.options.max_pieces, self.options.workers)
+        index = load_index(root, list(self.options.collections), self.options.max_pieces, self.options.workers,
+                           self.options.files)
         return tracks_of(root, index)
 
     def feature_config(self) -> Any:

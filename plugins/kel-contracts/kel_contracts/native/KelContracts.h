@@ -73,7 +73,7 @@ inline constexpr double kDoublingShare = 0.6;
 } // namespace melody
 
 namespace harmony {
-inline constexpr const char* kVersion = "3.1.0";
+inline constexpr const char* kVersion = "3.2.0";
 inline constexpr int kInputSize = 128;
 inline constexpr int kOutputSize = 64;
 inline constexpr double kNativeTolerance = 1e-06;
@@ -95,11 +95,11 @@ inline constexpr int kSuspendedIntervals[3] = {0, 5, 7};
 inline constexpr const char* kChordNames[64] = {"C:maj", "C#:maj", "D:maj", "Eb:maj", "E:maj", "F:maj", "F#:maj", "G:maj", "Ab:maj", "A:maj", "Bb:maj", "B:maj", "C:min", "C#:min", "D:min", "Eb:min", "E:min", "F:min", "F#:min", "G:min", "Ab:min", "A:min", "Bb:min", "B:min", "C:7", "C#:7", "D:7", "Eb:7", "E:7", "F:7", "F#:7", "G:7", "Ab:7", "A:7", "Bb:7", "B:7", "C:min7", "C#:min7", "D:min7", "Eb:min7", "E:min7", "F:min7", "F#:min7", "G:min7", "Ab:min7", "A:min7", "Bb:min7", "B:min7", "C:dim", "C#:dim", "D:dim", "Eb:dim", "E:dim", "F:dim", "F#:dim", "G:dim", "Ab:dim", "A:dim", "Bb:dim", "B:dim", "N", "aug", "sus", "other"};
 inline constexpr double kOffPenalty = 0.4;
 inline constexpr double kNotePenalty = 0.05;
-inline constexpr double kOtherBelow = 0.5;
+inline constexpr double kOtherBelow = 0.4;
 inline constexpr double kSeventhPenalty = 0.2;
-inline constexpr double kBassRootBonus = 0.05;
+inline constexpr double kBassRootBonus = 0.1;
 inline constexpr double kBassToneBonus = 0.0;
-inline constexpr double kSpecialPenalty = 0.2;
+inline constexpr double kSpecialPenalty = 10.0;
 inline constexpr double kStepBeats = 1.0;
 inline constexpr int kMinBars = 4;
 } // namespace harmony
