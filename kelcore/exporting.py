@@ -34,12 +34,13 @@ def export_path(out: Path, model: SequenceModel, exporter: Exporter, label: str 
 
 def export_models(jobs: Iterable[tuple[str, SequenceModel, ExportContext]],
                   exporters: dict[str, Exporter] | Callable[[str], dict[str, Exporter]],
-                  out: Path, log: Any = None) -> list[Exported]:
+                  out: Path, log: Any = None, before_writing: Callable[[], Any] | None = None) -> list[Exported]:
     """THE export loop: every (label, model, context) through every exporter into ``out`` (``exporters`` may be a
     function of the label: a job's own exporters and options).
 
     Files are named by :func:`export_path`, after the label too where several models share a spec; two exports
-    to one path in one command are refused with a :class:`~kelcore.api.UsageError` before anything is written."""
+    to one path in one command are refused with a :class:`~kelcore.api.UsageError` before anything is written
+    (``before_writing`` is called once they are not, e.g. to claim a user-named folder)."""
     jobs = list(jobs)
     per_spec = Counter(model.spec_name for _, model, _ in jobs)
     taken: dict[Path, str] = {}
@@ -53,6 +54,8 @@ def export_models(jobs: Iterable[tuple[str, SequenceModel, ExportContext]],
                                  f"write {path}; export them into different folders or with distinct job names")
             taken[path] = owner
             planned.append((label, model, context, name, exporter, path))
+    if before_writing is not None:
+        before_writing()
     done = []
     for label, model, context, name, exporter, path in planned:
         result = exporter.export(model, path, context)
@@ -148,14 +151,18 @@ class ExportCommand(Command):
         classes = {name: registry.get("exporters", name).obj for name in names}
         items = _items_per_exporter(args.option, classes)
         out = args.out or args.run_dir / "exports"
+        claim = None
         if args.out is not None:  # a user-named folder: nothing of the user's is overwritten
-            from .io import claim_output_folder
+            from .io import check_output_folder, claim_output_folder
 
-            claim_output_folder(out, force=args.force)
+            check_output_folder(out, force=args.force)  # said before any model is loaded
+
+            def claim() -> None:  # marked only once the exports are known not to collide
+                claim_output_folder(out, force=args.force)
         if args.untrained:
             exporters = {name: cls(options_from_cli(cls, items[name], f"kelcore export ({name})"))
                          for name, cls in classes.items()}
-            results = export_models(self._untrained(args), exporters, out, print)
+            results = export_models(self._untrained(args), exporters, out, print, claim)
         else:
             jobs = _run_jobs(args.run_dir)
 
@@ -164,7 +171,7 @@ class ExportCommand(Command):
                 return {name: cls(options_from_cli(cls, items[name], f"kelcore export ({name}, job {job})",
                                                    configured.get(name) or {})) for name, cls in classes.items()}
 
-            results = export_models(self._trained(args), exporters_of, out, print)
+            results = export_models(self._trained(args), exporters_of, out, print, claim)
         for name, cls in classes.items():
             finisher = cls(options_from_cli(cls, items[name], f"kelcore export ({name})"))
             extra = finisher.finish(out, [r.result for r in results if r.exporter == name], args)

@@ -292,13 +292,11 @@ def test_feature_config_holds_the_contract_cache_key(tmp_path, monkeypatch):
 def test_changed_contract_misses_the_feature_cache(tmp_path, monkeypatch):
     from kel_plugin_lakh import LakhDataset
     from kelcore.api import RunContext
-    from kelcore.data import config_digest
-
     LakhDataset.write_demo(tmp_path / "lakh", seed=1, songs=6)
     options = LakhDataset.Options(root=tmp_path / "lakh", task="melody", cache_dir=tmp_path / "cache", workers=1)
     dataset = LakhDataset(options)
     dataset.prepare(RunContext(run_dir=tmp_path / "a", seed=0, job="test"))
-    assert (tmp_path / "cache" / config_digest(dataset.feature_config())).is_dir()
+    assert len([p for p in (tmp_path / "cache").iterdir() if p.is_dir()]) == 1
     bumped = dataclasses.replace(kel_contracts.contract("MelodyTransformer"), version="9.9.9")
     monkeypatch.setitem(kel_contracts.CONTRACTS, "MelodyTransformer", bumped)
     dataset.prepare(RunContext(run_dir=tmp_path / "b", seed=0, job="test"))
