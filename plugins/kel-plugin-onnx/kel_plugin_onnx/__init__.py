@@ -6,9 +6,16 @@ For hosts that run models through ONNX Runtime (anira and others). Public API: :
 import kelcore
 
 from .exporter import OnnxExporter, OnnxModel, read_metadata
-from .graph import build_graph
 
 __all__ = ["OnnxExporter", "OnnxModel", "build_graph", "read_metadata"]
+
+
+def __getattr__(name: str):
+    if name == "build_graph":  # imports onnx: only when asked for (every kelcore command loads this plugin)
+        from .graph import build_graph
+
+        return build_graph
+    raise AttributeError(name)
 
 
 @kelcore.hookimpl

@@ -11,17 +11,22 @@ import json
 import os
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 import torch
 
 import kelcore
 from kelcore.api import (ExportContext, ExportError, Exporter, ExportResult, FileCheck, Options, SequenceModel,
                          SpecError, atomic_write, component_of, count_parameters, export_normalisation_problem)
 
-from .graph import INPUT, OUTPUT, build_graph, weights_sha256
+from .names import INPUT, OUTPUT
+
+if TYPE_CHECKING:
+    import onnx
+
+# onnx (and this plugin's graph builder, which needs it) is imported where a file is written or read, not when the
+# plugin registers: every `kelcore` command loads every plugin, and importing onnx took 0.6 s of each.
 
 FORMAT = "kelcore-onnx"
 FORMAT_VERSION = 1
@@ -47,6 +52,7 @@ class OnnxModel:
     fresh state (what :meth:`OnnxExporter.load` returns)."""
 
     def __init__(self, path: Path) -> None:
+        import onnx
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -104,6 +110,10 @@ class OnnxExporter(Exporter):
     suffix = ".onnx"
 
     def export(self, model: SequenceModel, path: Path, context: ExportContext) -> ExportResult:
+        import onnx
+
+        from .graph import build_graph, weights_sha256
+
         path = Path(path)
         spec = kelcore.get_spec(model.spec_name)
         was_training = model.training
@@ -150,6 +160,8 @@ class OnnxExporter(Exporter):
         """Readable ONNX that the checker accepts; metadata present and agreeing with the graph, the weights and
         (``check_specs``) the C++ ModelSpec; the normalisation the contract asks for; the reference replayed in
         ONNX Runtime within the tolerance."""
+        import onnx
+
         path = Path(path)
         try:
             proto = onnx.load(str(path), load_external_data=False)
@@ -187,6 +199,8 @@ class OnnxExporter(Exporter):
 
 
 def _metadata_problems(path: Path, proto: onnx.ModelProto, meta: dict[str, Any], check_specs: bool) -> list[str]:
+    from .graph import weights_sha256
+
     problems = []
     graph_in = proto.graph.input[0].type.tensor_type.shape.dim[-1].dim_value
     graph_out = proto.graph.output[0].type.tensor_type.shape.dim[-1].dim_value

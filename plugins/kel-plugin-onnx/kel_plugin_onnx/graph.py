@@ -19,9 +19,10 @@ from torch import nn
 
 from kelcore.api import TRAIN_ONLY_MODULES, ExportError
 
+from .names import INPUT, OUTPUT
+
 OPSET = 17
 IR_VERSION = 8          # the oldest IR that opset 17 needs: the widest range of runtimes loads the file
-INPUT, OUTPUT = "input", "output"
 ACTIVATIONS: dict[type[nn.Module], tuple[str, str, dict[str, Any]]] = {
     nn.Tanh: ("Tanh", "tanh", {}), nn.ReLU: ("Relu", "relu", {}), nn.Sigmoid: ("Sigmoid", "sigmoid", {}),
     nn.ELU: ("Elu", "elu", {"alpha": 1.0}),
