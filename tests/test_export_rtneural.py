@@ -277,8 +277,14 @@ def test_the_plugin_folder_example_builds_and_runs_from_the_exported_folder_alon
     run = subprocess.run([str(out / "example"), str(out)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "loaded 5 models (RTNeural: yes)" in run.stdout
-    assert run.stdout.count("emotion at ") == 4 and "harmony beat 7: " in run.stdout
-    assert "dynamics note 5: expected velocity" in run.stdout and "groove step 0:" in run.stdout
+    # what the plugin saw without waiting depends on how late the inference thread ran; after finish() the last
+    # output of every model is there, and no step was dropped
+    last = {kind: [line for line in run.stdout.splitlines() if line.startswith(kind)][-1]
+            for kind in ("emotion at", "melody step", "harmony beat", "dynamics note", "groove step")}
+    # (the song's end completes its last bar: harmony to beat 11, the groove's bar 1, the last notes' dynamics)
+    assert last["emotion at"].startswith("emotion at 2.0 s") and last["harmony beat"].startswith("harmony beat 11:")
+    assert last["melody step"].startswith("melody step 5:") and last["dynamics note"].startswith("dynamics note 7:")
+    assert last["groove step"].endswith("(bar 1)") and run.stdout.splitlines()[-1].endswith("dropped: 0")
     stale = json.loads((out / "GroovePredictor.json").read_text())
     stale["metadata"]["feature_contract"]["version"] = "1.0.0"
     (out / "GroovePredictor.json").write_text(json.dumps(stale))

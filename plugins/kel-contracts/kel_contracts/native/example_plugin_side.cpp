@@ -55,34 +55,8 @@ int runPlugin(const std::string& folder) {
     std::vector<kel::MidiEvent> events;
     events.reserve(64);
     std::int64_t seen[kel::kModelCount] = {-1, -1, -1, -1, -1};
-    const double beatsPerSample = 120.0 / 60.0 / rate;
-    long long frame = 0;
-    for (int b = 0; b < static_cast<int>(4.6 * rate) / block; ++b, frame += block) {     // the audio callback
-        const bool audio = frame < static_cast<long long>(2.2 * rate);
-        for (int i = 0; i < block; ++i) {
-            const double t = static_cast<double>(frame + i) / rate;
-            left[static_cast<std::size_t>(i)] = static_cast<float>(0.2 * std::sin(2 * 3.14159265358979 * 440.0 * t));
-            right[static_cast<std::size_t>(i)] = static_cast<float>(0.2 * std::sin(2 * 3.14159265358979 * 660.0 * t));
-        }
-        events.clear();                                    // the host's MIDI of this block, at sample offsets
-        for (const Note& n : song)
-            for (int off = 0; off < 2; ++off) {
-                const long long at = std::llround((off ? n.onset + n.duration : n.onset) / beatsPerSample);
-                if (at >= frame && at < frame + block)
-                    events.push_back({static_cast<int>(at - frame), off ? kel::MidiEvent::NoteOff : kel::MidiEvent::NoteOn,
-                                      n.channel, n.pitch, off ? 0 : n.velocity});
-            }
-        std::stable_sort(events.begin(), events.end(), [](const kel::MidiEvent& a, const kel::MidiEvent& x) {
-            return a.sampleOffset < x.sampleOffset;
-        });
-        kel::Transport transport;                          // the host's play head at the block start
-        transport.qpm = 120.0;
-        transport.ppq = static_cast<double>(frame) * beatsPerSample;
-        transport.barIndex = static_cast<std::int64_t>(transport.ppq / 4.0);
-        transport.barStartPpq = 4.0 * static_cast<double>(transport.barIndex);
-        runtime->process(audio ? channels : nullptr, audio ? 2 : 0, block, events.data(),
-                         static_cast<int>(events.size()), transport);
-        for (int m = 0; m < kel::kModelCount; ++m) {       // the newest outputs, without waiting
+    auto printNewOutputs = [&] {                          // the newest outputs, without waiting
+        for (int m = 0; m < kel::kModelCount; ++m) {
             const kel::ModelOutput& out = runtime->output(static_cast<kel::Model>(m));
             if (out.step <= seen[m])
                 continue;
@@ -110,7 +84,42 @@ int runPlugin(const std::string& folder) {
                 break;
             }
         }
+    };
+    const double beatsPerSample = 120.0 / 60.0 / rate;
+    long long frame = 0;
+    for (int b = 0; b < static_cast<int>(4.6 * rate) / block; ++b, frame += block) {     // the audio callback
+        const bool audio = frame < static_cast<long long>(2.2 * rate);
+        for (int i = 0; i < block; ++i) {
+            const double t = static_cast<double>(frame + i) / rate;
+            left[static_cast<std::size_t>(i)] = static_cast<float>(0.2 * std::sin(2 * 3.14159265358979 * 440.0 * t));
+            right[static_cast<std::size_t>(i)] = static_cast<float>(0.2 * std::sin(2 * 3.14159265358979 * 660.0 * t));
+        }
+        events.clear();                                    // the host's MIDI of this block, at sample offsets
+        for (const Note& n : song)
+            for (int off = 0; off < 2; ++off) {
+                const long long at = std::llround((off ? n.onset + n.duration : n.onset) / beatsPerSample);
+                if (at >= frame && at < frame + block)
+                    events.push_back({static_cast<int>(at - frame), off ? kel::MidiEvent::NoteOff : kel::MidiEvent::NoteOn,
+                                      n.channel, n.pitch, off ? 0 : n.velocity});
+            }
+        std::stable_sort(events.begin(), events.end(), [](const kel::MidiEvent& a, const kel::MidiEvent& x) {
+            return a.sampleOffset < x.sampleOffset;
+        });
+        kel::Transport transport;                          // the host's play head at the block start
+        transport.qpm = 120.0;
+        transport.ppq = static_cast<double>(frame) * beatsPerSample;
+        transport.barIndex = static_cast<std::int64_t>(transport.ppq / 4.0);
+        transport.barStartPpq = 4.0 * static_cast<double>(transport.barIndex);
+        runtime->process(audio ? channels : nullptr, audio ? 2 : 0, block, events.data(),
+                         static_cast<int>(events.size()), transport);
+        printNewOutputs();
     }
+    // The inference thread publishes the newest output of each model; a block may see none or skip some (a loaded
+    // machine runs the thread late). Offline, finish() waits for every step handed to it: the last outputs follow.
+    runtime->finish();
+    printNewOutputs();
+    const kel::Counters& counters = runtime->counters();
+    std::printf("steps run: %lld, dropped: %lld\n", counters.steps.load(), counters.queueDrops.load());
     runtime->release();                                    // releaseResources
     return 0;
 }
