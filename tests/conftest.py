@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import cli_fork
+
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 SHARED = REPO.parent / "shared"
@@ -82,7 +84,11 @@ def plugin_env(tmp_path):
 
 def run_kelcore(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
                 timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the installed `kelcore` console script."""
+    """Run `kelcore ARGS` in its own process: a fork of a warm server (tests/cli_fork.py: the same command without
+    importing torch and the plugins again each time), or the installed console script when KELCORE_TEST_SUBPROCESS
+    is set."""
+    if cli_fork.enabled():
+        return cli_fork.run(list(args), env, cwd, timeout)
     command = [str(KELCORE_BIN)] if KELCORE_BIN.exists() else [sys.executable, "-m", "kelcore.cli"]
     return subprocess.run(command + list(args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
