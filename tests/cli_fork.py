@@ -1,11 +1,12 @@
-"""The real ``kelcore`` command, started from a warm process: ``kelcore.cli.main`` run in a fork of a small server
-that has already imported torch, kelcore and every installed plugin.
+"""The real ``kelcore`` (and ``hostbench``) command, started from a warm process: its console script's function
+(``kelcore.cli:main``) run in a fork of a small server that has already imported torch, kelcore, hostbench and every
+installed plugin.
 
 Why: a fresh ``kelcore`` spends about 1.5 s importing torch and the plugins before it does anything, and the suite
 starts it some 150 times. A forked child is still a separate process with the caller's environment, working folder,
 arguments, umask and file descriptors 0-2 (what the command or its own subprocesses print is captured); what it imports or
 changes dies with it. The differences from the console script: the modules plugins import at load time are imported
-once, in the server (``kelcore`` and its plugins read their environment variables when a command runs, not at import;
+once, in the server (kelcore, hostbench and the plugins read their environment variables when a command runs, not at import;
 a test that changes what a plugin module does at import runs the console script), and the console-script wrapper
 itself is not run. ``KELCORE_TEST_SUBPROCESS=1`` runs every command as a real subprocess instead; the tests of
 signals, pipes and installed wheels always do.
@@ -25,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+# program -> its console script's module and function (pyproject.toml's [project.scripts])
+PROGRAMS = {"kelcore": ("kelcore.cli", "main"), "hostbench": ("kel_hostbench.cli", "main")}
 _server: subprocess.Popen | None = None
 
 
@@ -53,13 +56,14 @@ def _answer(server: subprocess.Popen, timeout: float | None) -> dict | None:
     return json.loads(line)
 
 
-def run(args: list[str], env: dict[str, str] | None, cwd: Path | None, timeout: float) -> subprocess.CompletedProcess:
-    """``kelcore ARGS`` in a fork of the warm server, returned as ``subprocess.run(..., capture_output=True,
+def run(args: list[str], env: dict[str, str] | None, cwd: Path | None, timeout: float,
+        program: str = "kelcore") -> subprocess.CompletedProcess:
+    """``PROGRAM ARGS`` in a fork of the warm server, returned as ``subprocess.run(..., capture_output=True,
     text=True)`` would return it (``subprocess.TimeoutExpired`` after ``timeout`` seconds)."""
     server = _start()
     with tempfile.TemporaryDirectory(prefix="kelcore-cli-") as folder:
         out, err = os.path.join(folder, "stdout"), os.path.join(folder, "stderr")
-        request = {"args": list(args), "env": dict(os.environ if env is None else env),
+        request = {"program": program, "args": list(args), "env": dict(os.environ if env is None else env),
                    "cwd": str(cwd or os.getcwd()), "umask": _umask(), "out": out, "err": err}
         server.stdin.write(json.dumps(request) + "\n")
         server.stdin.flush()
@@ -68,10 +72,10 @@ def run(args: list[str], env: dict[str, str] | None, cwd: Path | None, timeout: 
         if done is None:
             os.kill(pid, signal.SIGKILL)
             _answer(server, None)
-            raise subprocess.TimeoutExpired(["kelcore", *args], timeout)
+            raise subprocess.TimeoutExpired([program, *args], timeout)
         stdout = Path(out).read_text(encoding="utf-8", errors="replace")
         stderr = Path(err).read_text(encoding="utf-8", errors="replace")
-    return subprocess.CompletedProcess(["kelcore", *args], done["code"], stdout, stderr)
+    return subprocess.CompletedProcess([program, *args], done["code"], stdout, stderr)
 
 
 def _umask() -> int:
@@ -81,7 +85,7 @@ def _umask() -> int:
 
 
 def _become_command(request: dict) -> None:
-    """In the fork: become ``kelcore ARGS`` run with the request's environment in its folder; exit with its code."""
+    """In the fork: become ``PROGRAM ARGS`` run with the request's environment in its folder; exit with its code."""
     os.environ.clear()
     os.environ.update(request["env"])
     sys.path[:0] = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -95,14 +99,16 @@ def _become_command(request: dict) -> None:
     sys.stdin = open(0, closefd=False)
     sys.stdout = open(1, "w", closefd=False, encoding="utf-8")
     sys.stderr = open(2, "w", closefd=False, encoding="utf-8")
-    sys.argv = ["kelcore", *request["args"]]
+    sys.argv = [request["program"], *request["args"]]
+    import importlib
+
     import kelcore.plugins
-    from kelcore.cli import main
 
     kelcore.plugins._REGISTRY = None  # the registry of this environment, not the server's
+    module, function = PROGRAMS[request["program"]]
     code = 1
     try:
-        code = main(request["args"])
+        code = int(getattr(importlib.import_module(module), function)(request["args"]) or 0)
     except SystemExit as exc:  # argparse: --help, usage errors
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     finally:
@@ -118,9 +124,12 @@ def serve() -> None:
     """The server: import what every ``kelcore`` start imports, then fork one command per request line."""
     import torch  # noqa: F401
 
-    import kelcore.cli  # noqa: F401
+    import importlib
+
     from kelcore.plugins import load_registry
 
+    for module, _ in PROGRAMS.values():
+        importlib.import_module(module)
     load_registry()  # imports every plugin's modules; each command builds its registry again in its environment
     answers = os.fdopen(os.dup(1), "w", buffering=1)
     for line in sys.stdin:

@@ -93,6 +93,14 @@ def run_kelcore(*args: str, env: dict[str, str] | None = None, cwd: Path | None 
     return subprocess.run(command + list(args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
+def run_hostbench(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `hostbench ARGS` as run_kelcore runs kelcore."""
+    if cli_fork.enabled():
+        return cli_fork.run(list(args), env, None, timeout, program="hostbench")
+    return subprocess.run([str(KELCORE_BIN.with_name("hostbench")), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
 @pytest.fixture
 def kelcore():
     return run_kelcore

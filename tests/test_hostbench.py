@@ -7,15 +7,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import RTNEURAL_DIR, needs_rtneural
+from conftest import RTNEURAL_DIR, needs_rtneural, run_hostbench, run_kelcore
 
-HOSTBENCH = Path(sys.executable).with_name("hostbench")
-KELCORE = Path(sys.executable).with_name("kelcore")
 MODELS = ["EmotionRecognizer", "MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor"]
 FAST = ["--quick", "--iterations", "60"]
 
@@ -24,8 +21,7 @@ FAST = ["--quick", "--iterations", "60"]
 def models(tmp_path_factory) -> Path:
     """The five models exported untrained (seed 0) with the C++ folder (KelModels.h)."""
     out = tmp_path_factory.mktemp("hostbench") / "models"
-    subprocess.run([str(KELCORE), "export", "--untrained", "--seed", "0", "--out", str(out), "--cpp"],
-                   capture_output=True, text=True)
+    run_kelcore("export", "--untrained", "--seed", "0", "--out", str(out), "--cpp")
     assert sorted(p.stem for p in out.glob("*.json")) == sorted(MODELS)
     return out
 
@@ -33,8 +29,7 @@ def models(tmp_path_factory) -> Path:
 def hostbench(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "RTNEURAL_DIR"}
     environment.update(env or {})
-    return subprocess.run([str(HOSTBENCH), *map(str, args)], capture_output=True, text=True, env=environment,
-                          timeout=timeout)
+    return run_hostbench(*map(str, args), env=environment, timeout=timeout)
 
 
 def consistent(stats: dict) -> None:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from conftest import RTNEURAL_DIR, needs_rtneural
+from conftest import RTNEURAL_DIR, needs_rtneural, run_kelcore
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [
@@ -26,15 +25,14 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
-    """Five untrained exports plus focused toy exports, and host.cpp built against them once."""
-    from kel_hostbench import build_host
+    """Five untrained exports plus focused toy exports, and host.cpp built against them: hostbench's own cached
+    builds (the same five exports, so test_hostbench's native runs and this file share one build of each)."""
+    from kel_hostbench.native import build_all
 
     out = tmp_path_factory.mktemp("native")
-    kelcore = Path(sys.executable).with_name("kelcore")
-    subprocess.run([str(kelcore), "export", "--untrained", "--seed", "0", "--out", str(out / "models"),
-                    "--cpp"], capture_output=True)
+    run_kelcore("export", "--untrained", "--seed", "0", "--out", str(out / "models"), "--cpp")
     assert (out / "models" / "KelModels.h").exists() and len(list((out / "models").glob("*.json"))) == 5
-    return build_host(RTNEURAL_DIR, out / "models", out / "host"), out
+    return build_all(RTNEURAL_DIR, out / "models")["default"], out
 
 
 def verify(binary: Path, *files: Path) -> dict[str, list[str]]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import NO_RTNEURAL, RTNEURAL_DIR
+from conftest import NO_RTNEURAL, RTNEURAL_DIR, run_kelcore
 
 pytestmark = [pytest.mark.skipif(RTNEURAL_DIR is None, reason=NO_RTNEURAL),
               pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")]
@@ -44,8 +43,7 @@ int main(int argc, char** argv) {
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runtime-cmake-models")
-    done = subprocess.run([str(Path(sys.executable).with_name("kelcore")), "export", "--untrained", "--seed", "0",
-                           "--out", str(out), "--cpp"], capture_output=True, text=True)
+    done = run_kelcore("export", "--untrained", "--seed", "0", "--out", str(out), "--cpp")
     assert done.returncode == 0, done.stderr
     return out
 

@@ -11,13 +11,12 @@ requires 0 difference on every input, also on the Lakh file with 65 tempo change
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import NO_RTNEURAL, RTNEURAL_DIR, SHARED
+from conftest import NO_RTNEURAL, RTNEURAL_DIR, SHARED, run_kelcore
 
 REAL = SHARED / "data" / "real"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not present in this checkout")
@@ -30,9 +29,7 @@ MIDI_MODELS = ("MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "Groov
 def runtime_models(tmp_path_factory) -> list[Path]:
     """The five models exported untrained (seed 0): the runtime loads, checks and runs all five."""
     out = tmp_path_factory.mktemp("runtime-models")
-    kelcore = Path(sys.executable).with_name("kelcore")
-    done = subprocess.run([str(kelcore), "export", "--untrained", "--seed", "0", "--out", str(out)],
-                          capture_output=True, text=True)
+    done = run_kelcore("export", "--untrained", "--seed", "0", "--out", str(out))
     assert done.returncode == 0, done.stderr
     return sorted(out.glob("*.json"))
 
@@ -249,10 +246,8 @@ def test_native_check_compares_a_runtime_recording_with_training(player_builds, 
     midi = REAL / "lakh" / "lmd_full" / "d" / "d8faddb8596fff7abb24d78666f73e4e.mid"
     played = stream.write_stream(load_song(midi), tmp_path / "s.txt", runtime_models, 48000.0, 480, "threaded")
     stream.run_player(player_builds("release"), played.path, tmp_path / "rec.txt")
-    kelcore = str(Path(sys.executable).with_name("kelcore"))
     folder = str(runtime_models[0].parent)
-    done = subprocess.run([kelcore, "native-check", folder, str(midi), "--recording", str(tmp_path / "rec.txt")],
-                          capture_output=True, text=True)
+    done = run_kelcore("native-check", folder, str(midi), "--recording", str(tmp_path / "rec.txt"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count(" ok") == 4, done.stdout
     lines = (tmp_path / "rec.txt").read_text().splitlines()
@@ -261,6 +256,5 @@ def test_native_check_compares_a_runtime_recording_with_training(player_builds, 
     words[4] = str(float(words[4]) + 1.0)   # the first input (the pitch) of one step: as if the plugin fed another
     lines[at] = " ".join(words)
     (tmp_path / "bad.txt").write_text("\n".join(lines) + "\n")
-    done = subprocess.run([kelcore, "native-check", folder, str(midi), "--recording", str(tmp_path / "bad.txt")],
-                          capture_output=True, text=True)
+    done = run_kelcore("native-check", folder, str(midi), "--recording", str(tmp_path / "bad.txt"))
     assert done.returncode == 1 and "the first is step 40" in done.stdout, done.stdout + done.stderr
