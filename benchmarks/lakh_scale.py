@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     files = FULL if args.full else 200 if args.quick else args.files
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)   # a named folder that does not exist yet is made
     workdir = Path(tempfile.mkdtemp(prefix="kel-lakh-scale-", dir=args.workdir))
     try:
         train = ({"batch_size": args.batch_size, "window": args.window, "device": args.device,
