@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kelcore.api import OUTPUT_MARKER
+from kelcore.io import OUTPUT_MARKER
 from plugins.kel_author_plugin import write_corpus
 
 REPO = Path(__file__).resolve().parent.parent

@@ -60,7 +60,8 @@ def test_a_dataset_that_does_not_standardise_a_standardised_contract_is_refused(
 
 # ------------------------------------------------------------------ item 4: collisions and duplicates refused
 def test_duplicate_track_ids_are_counted_and_a_row_without_file_says_why(tmp_path):
-    from kelcore.api import Extracted, Track, prepare_dataset, validate_tracks
+    from kelcore.api import Extracted, Track
+    from kelcore.data import prepare_dataset, validate_tracks
     from kelcore.api import RunContext
 
     import numpy as np
@@ -93,7 +94,7 @@ def test_two_exports_to_one_path_are_refused_before_anything_is_written(kelcore,
 
 
 def test_list_options_from_o_and_a_clear_error_instead_of_pydantic(kelcore, tmp_path):
-    from kelcore.api import UsageError
+    from kelcore.errors import UsageError
     from kelcore.config import options_from_cli
     from kelcore.plugins import get_registry
 
@@ -223,7 +224,7 @@ def test_the_model_suite_reads_each_export_back_through_the_exporters_load(kelco
 
 
 def test_every_in_repo_dataset_takes_its_shape_facts_from_the_contract():
-    from kelcore.api import contract_of
+    from kelcore.bases import contract_of
     from kelcore.plugins import get_registry
     from kelcore.testing import check_dataset_declares_contract, run_check
 
