@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 OutputActivation = Literal["softmax", "tanh", "sigmoid", "relu", "linear"]
 #: The split names a dataset may give a track (``Track.split``); anything else is a counted problem.
