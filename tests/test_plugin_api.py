@@ -95,7 +95,8 @@ def test_spec_path_prints_the_installed_header(kelcore):
 def test_the_dataset_has_one_name_and_the_old_one_is_answered_with_it(kelcore, tmp_path):
     """`groove-midi` is the dataset, `groove` the model; the dataset's old name is no alias: bad input (exit 2) with
     the registered name suggested, in every command that takes a dataset name."""
-    for command in (("data", "validate", "groove", "--root", str(tmp_path)), ("data", "demo", "groove", str(tmp_path / "d"))):
+    for command in (("data", "validate", "groove", "--root", str(tmp_path)),
+                    ("data", "demo", "groove", str(tmp_path / "d"))):
         result = kelcore(*command)
         assert result.returncode == 2, (command, result.stdout, result.stderr)
         assert "unknown dataset 'groove'" in result.stderr and "did you mean 'groove-midi'?" in result.stderr, \

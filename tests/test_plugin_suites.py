@@ -135,13 +135,14 @@ def test_one_unknown_exporter_does_not_hide_the_jobs_other_errors(kelcore, tmp_p
 
 
 def test_docs_examples_and_makefile_name_the_groove_dataset_groove_midi():
-    """The dataset is `groove-midi` (the model is `groove`): no doc, example or make target uses the old name."""
+    """The dataset is `groove-midi` (the model is `groove`): no doc, example, benchmark or make target uses the old
+    name (it is no alias any more: it would fail)."""
     import re
 
     from conftest import REPO
 
     files = [REPO / "README.md", REPO / "Makefile", *sorted((REPO / "docs").glob("*.md")),
-             *sorted((REPO / "examples").glob("*.toml"))]
+             *sorted((REPO / "examples").glob("*.toml")), *sorted((REPO / "benchmarks").glob("*.py"))]
     old = re.compile(r'dataset\s*=\s*"groove"|data (demo|validate) groove(?!-)|register\("groove", ')
     assert [f"{p.name}: {m.group(0)}" for p in files for m in old.finditer(p.read_text(encoding="utf-8"))] == []
 
