@@ -68,7 +68,7 @@ runs_dir = "{runs}"
 
 [jobs.groove]
 model = "groove"
-dataset = "groove"
+dataset = "groove-midi"
 exporters = []
 [jobs.groove.dataset_options]
 root = "{root}"

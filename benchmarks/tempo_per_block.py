@@ -40,7 +40,7 @@ import symusic
 
 from kel_contracts import timing
 from kel_midi_features import Part, Song, compose, load_song
-from kel_midi_features.native import MODELS, python_features
+from kel_midi_features import MODELS, training_features
 from kel_midi_features.song import MAX_QPM, bar_containing
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
@@ -176,9 +176,9 @@ def bar_as_of(song: Song, t: np.ndarray, segment: np.ndarray, next_segment: np.n
 # ----------------------------------------------------------------------------- the comparison
 def compare(path: Path, rate: int, block: int, mode: str) -> dict:
     song = load_song(path)
-    expected = python_features(song)
+    expected = training_features(song)
     view, moved, events = plugin_song(path, song, rate, block, mode)
-    actual = python_features(view)
+    actual = training_features(view)
     row = {"moved": moved, "events": events, "models": {}}
     for model, spec in MODELS.items():
         a, b = expected.get(model), actual.get(model)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 OutputActivation = Literal["softmax", "tanh", "sigmoid", "relu", "linear"]
 #: The split names a dataset may give a track (``Track.split``); anything else is a counted problem.
@@ -36,13 +36,7 @@ class FeatureElement(BaseModel):
     name: str
     meaning: str
     scale: str = ""            # e.g. "0..1", "MIDI velocity / 127", "log-mel dB"
-    #: e.g. "standardised with training mean/std"; the British spelling ``normalisation=`` is accepted too.
-    normalization: str = Field("", validation_alias=AliasChoices("normalization", "normalisation"))
-
-    @property
-    def normalisation(self) -> str:
-        """The old spelling of :attr:`normalization`."""
-        return self.normalization
+    normalization: str = ""    # e.g. "standardised with training mean/std"
 
 
 class FeatureContract(BaseModel):

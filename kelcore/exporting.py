@@ -39,7 +39,7 @@ def export_models(jobs: Iterable[tuple[str, SequenceModel, ExportContext]],
     function of the label: a job's own exporters and options).
 
     Files are named by :func:`export_path`, after the label too where several models share a spec; two exports
-    to one path in one command are refused with a :class:`~kelcore.api.UsageError` before anything is written
+    to one path in one command are refused with a :class:`~kelcore.errors.UsageError` before anything is written
     (``before_writing`` is called once they are not, e.g. to claim a user-named folder)."""
     jobs = list(jobs)
     per_spec = Counter(model.spec_name for _, model, _ in jobs)

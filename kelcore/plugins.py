@@ -97,20 +97,9 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted(self.components[kind])
 
-    def resolve(self, kind: str, name: str) -> str:
-        """The registered name for ``name``: itself, or the name of the component that lists ``name`` among its
-        ``aliases`` (a plugin keeps an old name working that way: ``groove`` for the ``groove-midi`` dataset)."""
-        if name in self.components[kind]:
-            return name
-        for registered, component in self.components[kind].items():
-            if name in (getattr(component.obj, "aliases", None) or ()):
-                return registered
-        return name
-
     def get(self, kind: str, name: str) -> Component:
         """The component ``name`` of ``kind``; raises with the installed names, a suggestion, and what the installed
         distributions' metadata says about the name (a plugin that failed to load or is not allowed)."""
-        name = self.resolve(kind, name)
         if (kind, name) in self.conflicts:
             raise PluginError(self.conflicts[(kind, name)])
         try:

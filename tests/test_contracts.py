@@ -17,6 +17,7 @@ import kelcore
 from kelcore.api import RunContext
 from kelcore.data import Extracted, FeatureWidthError, IndexedDataset, Track, apply_normalization
 from kelcore.plugins import get_registry
+from kelcore.spec import load_specs
 
 REPO = Path(__file__).resolve().parents[1]
 GXX = shutil.which("g++")
@@ -194,7 +195,7 @@ def test_kelfeatures_header_compiles_warning_free_alone(tmp_path):
 
 
 def test_contracts_module_exposes_every_model():
-    assert set(CONTRACTS) == set(kelcore.load_specs())
+    assert set(CONTRACTS) == set(load_specs())
     assert kel_contracts.contract("GroovePredictor") is CONTRACTS["GroovePredictor"]
     with pytest.raises(KeyError, match="known: EmotionRecognizer"):
         kel_contracts.contract("Nope")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kelcore.api import DEMO_MARKER, SYNTHETIC_DEMO, Dataset, provenance_of
+from kelcore.api import Dataset
+from kelcore.demo import DEMO_MARKER, SYNTHETIC_DEMO, provenance_of
 
 TWO_JOBS = """\
 [run]

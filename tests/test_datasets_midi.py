@@ -41,7 +41,7 @@ def song_bytes(seed: int, piano: bool = False) -> bytes:
 # ----------------------------------------------------------------------------- Groove
 @needs_real
 def test_groove_validate_on_the_real_info_csv(kelcore):
-    result = kelcore("data", "validate", "groove", "--root", str(REAL / "groove"), "--json")
+    result = kelcore("data", "validate", "groove-midi", "--root", str(REAL / "groove"), "--json")
     report = json.loads(result.stdout)
     # of the 9 performances present, 6 are fills or not in 4/4: unsupported for GroovePredictor, as in training
     assert (report["listed"], report["usable"], report["missing"], report["corrupt"], report["unsupported"]) == \

@@ -10,7 +10,8 @@ import onnx
 import pytest
 import torch
 
-from kelcore.api import EXPORT_TOLERANCE, OUTPUT_MARKER, ExportContext, build_model
+from kelcore.api import EXPORT_TOLERANCE, ExportContext, build_model
+from kelcore.io import OUTPUT_MARKER
 from kelcore.plugins import get_registry
 from kelcore.testing import check_exporter_files_match_pytorch, run_check
 from kel_plugin_onnx import OnnxExporter, OnnxModel, read_metadata
@@ -149,3 +150,18 @@ def test_a_job_exports_with_rtneural_and_onnx_and_export_reuses_the_runs_exporte
     assert [p.name for p in again] == files
     valid = kelcore("validate", *map(str, again), env=env)
     assert valid.returncode == 0, valid.stdout
+
+
+def test_validate_names_the_first_step_over_the_tolerance_not_the_largest(exported, tmp_path, kelcore):
+    """Issue 19: `validate` said "first at step 22" for the step with the largest error; ONNX as RTNeural."""
+    out, _ = exported
+    proto = onnx.load(str(out / "GroovePredictor.onnx"))
+    meta = read_metadata(proto)
+    outputs = meta["reference"]["outputs"]
+    outputs[3][0] += 0.01
+    outputs[9][0] += 0.5
+    proto.metadata_props[0].value = json.dumps(meta)
+    onnx.save(proto, str(tmp_path / "shifted.onnx"))
+    result = kelcore("validate", str(tmp_path / "shifted.onnx"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "(largest at step 9, first over the tolerance at step 3)" in result.stdout, result.stdout

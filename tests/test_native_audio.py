@@ -17,10 +17,14 @@ import soundfile
 from kel_contracts import emotion as C, native_dir
 
 from kel_audio_features import EmotionAudioDataset, dsp, features_at_host_rate, log_mel, pool, resample
-from kel_audio_features import native
+from kel_runtime import audio_parity as native, native_dir as runtime_dir
+from kel_runtime.build import BuildError, compiler
 from conftest import RTNEURAL_DIR, needs_rtneural
 
-COMPILER = native.find_compiler()
+try:
+    COMPILER = compiler()[0]
+except BuildError:
+    COMPILER = None
 needs_cxx = pytest.mark.skipif(COMPILER is None, reason="no C++ compiler (g++ or $CXX) is installed")
 DEMO_SECONDS = 16
 
@@ -126,7 +130,7 @@ def test_feature_cache_key_holds_the_contract():
 # --------------------------------------------------------------------------- #
 @needs_cxx
 def test_header_compiles_warning_free_with_native_optimisation(tmp_path):
-    source = native_dir() / "drivers" / "audio_driver.cpp"
+    source = runtime_dir() / "drivers" / "audio_driver.cpp"
     result = subprocess.run([COMPILER, "-std=c++17", "-O3", "-march=native", "-Wall", "-Wextra", "-Werror",
                              f"-I{native_dir()}", "-c", str(source), "-o", str(tmp_path / "driver.o")],
                             capture_output=True, text=True)

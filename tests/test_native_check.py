@@ -19,8 +19,8 @@ def setup(tmp_path_factory):
     """Five untrained exports, a demo corpus of each kind, and one build folder for the drivers."""
     root = tmp_path_factory.mktemp("native_check")
     assert run_kelcore("export", "--untrained", "--seed", "0", "--out", str(root / "models")).returncode == 0
-    for name in ("lakh", "groove"):
-        result = run_kelcore("data", "demo", name, str(root / name), "--seed", "1")
+    for name, folder in (("lakh", "lakh"), ("groove-midi", "groove")):
+        result = run_kelcore("data", "demo", name, str(root / folder), "--seed", "1")
         assert result.returncode == 0, result.stderr
     from kel_plugin_deam.demo import write_demo
 

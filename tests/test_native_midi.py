@@ -1,5 +1,5 @@
-"""The MIDI feature contracts in C++ (kel_contracts/native/KelMidiFeatures.h, through native/drivers/midi_driver.cpp)
-against the Python training features, element by element, with no heap allocation while streaming; focused tests
+"""The MIDI feature contracts in C++ (kel_contracts/native/KelMidiFeatures.h, through
+kel_runtime/native/drivers/midi_driver.cpp) against the Python training features, element by element, with no heap allocation while streaming; focused tests
 of the Python features (tempo map, bar map, causal dynamics, kick 35); and the one definition of time (training's
 times are the grid ticks a plugin computes from its host's ppq; kel::timing equals kel_contracts.timing; tempo per
 block against the file's tempo map, benchmarks/tempo_per_block.py)."""
@@ -21,7 +21,8 @@ from kel_contracts import groove as GRV
 from kel_contracts import melody as MEL
 from kel_midi_features import (dynamics_features, groove_features, harmony_features, harmony_steps,
                                       load_song, melody_features)
-from kel_midi_features.native import build_midi_driver, compare_midi
+from kel_runtime import native_dir as runtime_dir
+from kel_runtime.midi_parity import build_midi_driver, compare_midi
 
 REAL = SHARED / "data" / "real"
 TOLERANCE = 1e-6
@@ -158,7 +159,7 @@ def test_driver_selftest_decoders_and_allocation_counter(driver):
 def test_header_is_warning_free(tmp_path, flags):
     native = kel_contracts.native_dir()
     command = ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wshadow", *flags, f"-I{native}",
-               str(native / "drivers" / "midi_driver.cpp"), "-o", str(tmp_path / "d")]
+               str(runtime_dir() / "drivers" / "midi_driver.cpp"), "-o", str(tmp_path / "d")]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kelcore.api import OUTPUT_MARKER
+from kelcore.io import OUTPUT_MARKER
 from plugins.kel_author_plugin import write_corpus
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,20 +92,26 @@ def test_spec_path_prints_the_installed_header(kelcore):
     assert "struct" in Path(result.stdout.strip()).read_text() or "ModelSpec" in Path(result.stdout.strip()).read_text()
 
 
-def test_groove_midi_names_the_dataset_and_groove_still_works(tmp_path):
-    from kelcore.plugins import get_registry
+def test_the_dataset_has_one_name_and_the_old_one_is_answered_with_it(kelcore, tmp_path):
+    """`groove-midi` is the dataset, `groove` the model; the dataset's old name is no alias: bad input (exit 2) with
+    the registered name suggested, in every command that takes a dataset name."""
+    for command in (("data", "validate", "groove", "--root", str(tmp_path)),
+                    ("data", "demo", "groove", str(tmp_path / "d"))):
+        result = kelcore(*command)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "unknown dataset 'groove'" in result.stderr and "did you mean 'groove-midi'?" in result.stderr, \
+            result.stderr
+    assert not (tmp_path / "d").exists()
 
-    registry = get_registry()
-    assert registry.get("datasets", "groove-midi").obj is registry.get("datasets", "groove").obj
-    assert registry.get("models", "groove").distribution == "kel-plugin-groove"
 
+def test_normalization_has_one_spelling():
+    from pydantic import ValidationError
 
-def test_normalization_has_one_spelling_and_accepts_the_old_one():
     from kelcore.api import FeatureElement
 
-    old = FeatureElement(index=0, name="x", meaning="m", normalisation="standardised")
-    assert old.normalization == old.normalisation == "standardised"
-    assert FeatureElement(index=0, name="x", meaning="m", normalization="z").normalisation == "z"
+    assert FeatureElement(index=0, name="x", meaning="m", normalization="z").normalization == "z"
+    with pytest.raises(ValidationError, match="normalisation"):
+        FeatureElement(index=0, name="x", meaning="m", normalisation="standardised")
 
 
 # ------------------------------------------------------------------ item 2: one set of counts

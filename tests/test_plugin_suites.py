@@ -56,11 +56,18 @@ def test_a_dataset_that_does_not_standardise_a_standardised_contract_is_refused(
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "does not standardise its inputs, but DynamicsEngine's feature contract says they are standardised" \
         in refused.stderr + refused.stdout
+    runs = tmp_path / "runs"   # `run` refused it too in the issue's report: it must stop before any work
+    config.write_text(f'[run]\nruns_dir = "{runs}"\n' + config.read_text(encoding="utf-8"), encoding="utf-8")
+    ran = kelcore("run", str(config), env=env)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "does not standardise its inputs" in ran.stderr + ran.stdout
+    assert not runs.exists() or not any(runs.iterdir())
 
 
 # ------------------------------------------------------------------ item 4: collisions and duplicates refused
 def test_duplicate_track_ids_are_counted_and_a_row_without_file_says_why(tmp_path):
-    from kelcore.api import Extracted, Track, prepare_dataset, validate_tracks
+    from kelcore.api import Extracted, Track
+    from kelcore.data import prepare_dataset, validate_tracks
     from kelcore.api import RunContext
 
     import numpy as np
@@ -93,7 +100,7 @@ def test_two_exports_to_one_path_are_refused_before_anything_is_written(kelcore,
 
 
 def test_list_options_from_o_and_a_clear_error_instead_of_pydantic(kelcore, tmp_path):
-    from kelcore.api import UsageError
+    from kelcore.errors import UsageError
     from kelcore.config import options_from_cli
     from kelcore.plugins import get_registry
 
@@ -128,15 +135,37 @@ def test_one_unknown_exporter_does_not_hide_the_jobs_other_errors(kelcore, tmp_p
 
 
 def test_docs_examples_and_makefile_name_the_groove_dataset_groove_midi():
-    """The dataset is `groove-midi` (the model is `groove`): no doc, example or make target uses the old name."""
+    """The dataset is `groove-midi` (the model is `groove`): no doc, example, benchmark or make target uses the old
+    name (it is no alias any more: it would fail)."""
     import re
 
     from conftest import REPO
 
     files = [REPO / "README.md", REPO / "Makefile", *sorted((REPO / "docs").glob("*.md")),
-             *sorted((REPO / "examples").glob("*.toml"))]
+             *sorted((REPO / "examples").glob("*.toml")), *sorted((REPO / "benchmarks").glob("*.py"))]
     old = re.compile(r'dataset\s*=\s*"groove"|data (demo|validate) groove(?!-)|register\("groove", ')
     assert [f"{p.name}: {m.group(0)}" for p in files for m in old.finditer(p.read_text(encoding="utf-8"))] == []
+
+
+def test_contracts_name_each_producing_dataset_by_its_registered_name():
+    """docs/CONTRACTS.md's "Datasets:" lines come from the contracts: every name there is a registered dataset, and
+    every installed in-repo dataset producing a model is named on that model's contract (`groove-midi`,
+    `music21corpus`: no old or partial names)."""
+    from kel_contracts import CONTRACTS
+
+    from kelcore.plugins import get_registry
+
+    registry = get_registry()
+    producing: dict[str, set[str]] = {}
+    for name in registry.names("datasets"):
+        component = registry.components["datasets"][name]
+        if component.distribution.startswith("kel-plugin-"):
+            tasks = getattr(component.obj, "tasks", None) or {"": component.obj.produces}
+            for spec in tasks.values():
+                producing.setdefault(spec, set()).add(name)
+    for model, contract in CONTRACTS.items():
+        named = {item.split()[0] for item in contract.datasets.split(",")}
+        assert named == producing.get(model, set()), (model, contract.datasets)
 
 
 def test_readmes_export_works_with_two_exporters_installed(kelcore, tmp_path):
@@ -223,7 +252,7 @@ def test_the_model_suite_reads_each_export_back_through_the_exporters_load(kelco
 
 
 def test_every_in_repo_dataset_takes_its_shape_facts_from_the_contract():
-    from kelcore.api import contract_of
+    from kelcore.bases import contract_of
     from kelcore.plugins import get_registry
     from kelcore.testing import check_dataset_declares_contract, run_check
 
@@ -234,3 +263,33 @@ def test_every_in_repo_dataset_takes_its_shape_facts_from_the_contract():
         result = run_check(check_dataset_declares_contract, registry.get("datasets", name).obj, "datasets")
         assert result.status == "PASS", (name, result.message)
     assert contract_of("DynamicsEngine").standardised and not contract_of("GroovePredictor").standardised
+
+
+def test_plugins_md_documents_the_exporter_authors_api_as_the_code_has_it():
+    """Issue 19: the API an exporter author needs was only in the source. Every field of ExportContext,
+    ExportResult and FileCheck, every Exporter hook with its parameters, the `--json` record's core-added keys, the
+    suite's test argument names and `write_demo`'s signature are in PLUGINS.md, as the code has them."""
+    import dataclasses
+    import inspect
+
+    from conftest import REPO
+    from kelcore.api import Dataset, ExportContext, Exporter, ExportResult, FileCheck
+
+    text = " ".join((REPO / "docs" / "PLUGINS.md").read_text(encoding="utf-8").split())   # wrapped lines joined
+    section = text[text.index("## Writing an exporter"):text.index("## Adding a sixth model spec")]
+    fields = {cls: [f.name for f in dataclasses.fields(cls)] for cls in (ExportContext, ExportResult, FileCheck)}
+    assert [f for f in fields[ExportContext] if f"`{f}`" not in section] == []
+    for cls in (ExportResult, FileCheck):
+        assert f"{cls.__name__}({', '.join(fields[cls])})" in section, f"{cls.__name__}'s fields as the code has them"
+
+    def call(function) -> str:
+        names = [n for n in inspect.signature(function).parameters if n not in ("self", "cls")]
+        return f"{function.__name__}({', '.join(names)})"
+
+    for hook in (Exporter.export, Exporter.load, Exporter.check_file, Exporter.add_arguments, Exporter.finish):
+        assert call(hook) in section, f"{call(hook)} is not in PLUGINS.md's exporter section"
+    assert "`model_checks`" in section and "check(model_cls, options=None)" in section
+    assert "with `path`, `status`, `problems` and `format` added by the core" in section
+    assert "the test's arguments are named `model, check` for every kind" in text
+    write_demo = inspect.signature(Dataset.write_demo)
+    assert f"write_demo(path, seed={write_demo.parameters['seed'].default})" in text

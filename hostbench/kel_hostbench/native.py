@@ -8,8 +8,8 @@ Two builds, both holding the dynamic API (``json_parser::parseJson``) and, when 
 * both with ``-DNDEBUG`` as a plugin's release build (Eigen's assertions off);
 * ``native``: ``-O3 -march=native`` (alignment 32, as RTNeural's AVX option sets it).
 
-Binaries are cached by the hash of everything that goes into them (sources, headers, KelModels.h, flags,
-compiler, RTNeural checkout) under ``$KEL_HOSTBENCH_CACHE`` or ``~/.cache/kel-hostbench``.
+Binaries are built by kel_runtime.build, cached by the hash of everything that goes into them (sources, headers,
+KelModels.h, flags, compiler, RTNeural checkout) under ``$KEL_HOSTBENCH_CACHE`` or ``~/.cache/kel-hostbench``.
 """
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ import json
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from kel_contracts import native_dir
+from kel_runtime import build
 from kel_runtime import native_dir as runtime_dir
+from kel_runtime.build import BuildError
 
 HOST_CPP = Path(__file__).resolve().parent / "native" / "host.cpp"
 COMMON = ["-std=c++17", "-DNDEBUG", "-DRTNEURAL_USE_EIGEN=1", "-DEIGEN_STACK_ALLOCATION_LIMIT=0", "-pthread"]
@@ -33,15 +36,10 @@ FLAG_SETS: dict[str, list[str]] = {
 APIS = ("dynamic", "modelt")
 
 
-class BuildError(RuntimeError):
-    """The native host could not be built (the message says why)."""
-
-
 def compiler() -> str:
-    found = shutil.which(os.environ.get("CXX", "g++"))
-    if found is None:
-        raise BuildError(f"no C++ compiler: {os.environ.get('CXX', 'g++')} not found (set CXX)")
-    return found
+    """The compiler kel_runtime.build uses (g++ or $CXX), as a path; raises BuildError."""
+    command = build.compiler()
+    return shutil.which(command[0]) or command[0]
 
 
 def check_rtneural(rtneural_dir: Path) -> None:
@@ -54,8 +52,7 @@ def compile_flags(rtneural_dir: Path, header_dir: Path, flags: str = "default") 
     rtneural_dir, header_dir = Path(rtneural_dir), Path(header_dir)
     models = ["-DKEL_HAVE_MODELS"] if (header_dir / "KelModels.h").exists() else []
     return [*COMMON, *FLAG_SETS[flags], *models, f"-I{header_dir}", f"-I{native_dir()}", f"-I{runtime_dir()}",
-            f"-I{rtneural_dir}",
-            f"-I{rtneural_dir / 'modules' / 'Eigen'}"]
+            f"-I{rtneural_dir}", f"-I{rtneural_dir / 'modules' / 'Eigen'}"]
 
 
 def rtneural_commit(rtneural_dir: Path) -> str:
@@ -74,55 +71,41 @@ def compiler_version() -> str:
         return "unknown"
 
 
-def _command(rtneural_dir: Path, header_dir: Path, out: Path, flags: str) -> list[str]:
-    return [compiler(), *compile_flags(rtneural_dir, header_dir, flags), str(HOST_CPP), "-o", str(out)]
-
-
-def build_host(rtneural_dir: Path, header_dir: Path, out: Path, flags: str = "default") -> Path:
-    """Compile host.cpp against RTNeural, KelFeatures.h and the folder's KelModels.h into ``out``."""
-    check_rtneural(rtneural_dir)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(_command(rtneural_dir, header_dir, out, flags), capture_output=True, text=True)
-    if result.returncode != 0:
-        raise BuildError(f"building {out.name} ({flags}) failed:\n{result.stderr[-4000:]}")
-    return out
-
-
 def cache_root() -> Path:
     return Path(os.environ.get("KEL_HOSTBENCH_CACHE") or Path.home() / ".cache" / "kel-hostbench")
 
 
-def _build_key(rtneural_dir: Path, header_dir: Path, flags: str) -> str:
-    digest = hashlib.sha256()
-    digest.update(HOST_CPP.read_bytes())
-    for header in sorted([*native_dir().glob("*.h"), *runtime_dir().glob("*.h")]):
-        digest.update(header.name.encode() + header.read_bytes())
+def _models_folder(header_dir: Path) -> Path:
+    """A folder holding only the models folder's KelModels.h (none: an empty one), named by its content, so that the
+    same exports in two folders share one build."""
     models = Path(header_dir) / "KelModels.h"
-    digest.update(models.read_bytes() if models.exists() else b"no KelModels.h")
-    digest.update(json.dumps([compile_flags(rtneural_dir, "H", flags), compiler_version(),
-                              str(Path(rtneural_dir).resolve()), rtneural_commit(rtneural_dir)]).encode())
-    return digest.hexdigest()[:20]
+    text = models.read_bytes() if models.exists() else b""
+    folder = cache_root() / "models" / (hashlib.sha256(text).hexdigest()[:16] if models.exists() else "none")
+    folder.mkdir(parents=True, exist_ok=True)
+    if models.exists() and not (folder / "KelModels.h").exists():
+        partial = folder / f".KelModels.h.{os.getpid()}"
+        partial.write_bytes(text)
+        os.replace(partial, folder / "KelModels.h")
+    return folder
+
+
+def build_host(rtneural_dir: Path, header_dir: Path, flags: str = "default") -> Path:
+    """host.cpp against RTNeural, the runtime and the folder's KelModels.h, one build (``flags``: a key of
+    FLAG_SETS), through kel_runtime.build's cache under :func:`cache_root`. Raises BuildError."""
+    check_rtneural(rtneural_dir)
+    models = _models_folder(header_dir)
+    headers = [*native_dir().glob("*.h"), *runtime_dir().glob("*.h"), *models.glob("KelModels.h")]
+    key = json.dumps([compiler_version(), str(Path(rtneural_dir).resolve()), rtneural_commit(rtneural_dir)])
+    return build.build(HOST_CPP, compile_flags(rtneural_dir, models, flags), cache_root(), inputs=headers, key=key,
+                       name=f"host-{flags}")
 
 
 def build_all(rtneural_dir: Path, header_dir: Path) -> dict[str, Path]:
     """Both builds (in parallel, cached); ``{flags: binary}``. Raises BuildError."""
     check_rtneural(rtneural_dir)
-    binaries, running = {}, {}
-    for flags in FLAG_SETS:
-        target = cache_root() / _build_key(rtneural_dir, header_dir, flags) / "host"
-        binaries[flags] = target
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f"host.{os.getpid()}.partial")
-            running[flags] = (partial, subprocess.Popen(_command(rtneural_dir, header_dir, partial, flags),
-                                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    for flags, (partial, process) in running.items():
-        _, stderr = process.communicate()
-        if process.returncode != 0:
-            raise BuildError(f"building the native host ({flags}) failed:\n{stderr[-4000:]}")
-        os.replace(partial, binaries[flags])
-    return binaries
+    with ThreadPoolExecutor(len(FLAG_SETS)) as pool:
+        running = {flags: pool.submit(build_host, rtneural_dir, header_dir, flags) for flags in FLAG_SETS}
+        return {flags: future.result() for flags, future in running.items()}
 
 
 def verify(binary: Path, files: list[Path]) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,7 @@ def drum_group_of(note: int) -> int:
 CONTRACT = Contract(
     model="GroovePredictor",
     version="2.1.0",
-    datasets="groove",
+    datasets="groove-midi",
     step="one 4/4 bar of a beat performance (fills and other metres are skipped and counted)",
     plugin_supplies="the bar's drum hits (General MIDI note, onset in beats from the bar start, velocity) and "
                     "the tempo for decoding; reset at the start of each performance",

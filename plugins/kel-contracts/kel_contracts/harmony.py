@@ -25,7 +25,7 @@ MIN_BARS = 4
 CONTRACT = Contract(
     model="HarmonyPredictor",
     version="3.2.0",
-    datasets="lakh task = \"harmony\"",
+    datasets="lakh task = \"harmony\", music21corpus task = \"harmony\"",
     step="one beat: every bar of the time-signature map cut into steps of 1 beat (quarter note) from its start, "
          "the last one cut short at the bar's end",
     plugin_supplies="the melody notes (pitch, onset and duration in beats) that sound in the step, and the step's "

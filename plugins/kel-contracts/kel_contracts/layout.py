@@ -55,7 +55,7 @@ class Layout:
             for i in range(segment.size):
                 rows.append(FeatureElement(index=index, name=segment.element_name(i),
                                            meaning=segment.element_meaning(i), scale=segment.scale,
-                                           normalisation=normalisation))
+                                           normalization=normalisation))
                 index += 1
         return rows
 

@@ -46,7 +46,7 @@ OUTPUTS = Layout((Segment("pitch", 128, "probability that the next note is MIDI 
 CONTRACT = Contract(
     model="MelodyTransformer",
     version="2.2.0",
-    datasets="lakh task = \"melody\", maestro task = \"melody\"",
+    datasets="lakh task = \"melody\", maestro task = \"melody\", music21corpus task = \"melody\"",
     step="one note of the monophonic melody line, in onset order",
     plugin_supplies="the previous melody note (pitch, onset and duration in beats), the onset of the note to "
                     "predict, the bar start and bar length at that onset, the tempo there, the key and mode, "

@@ -1,8 +1,8 @@
 """kel-midi-features: MIDI parsing with guards and the MIDI feature contracts' training side, a library for kelcore's
 MIDI dataset plugins (lakh, maestro, groove-midi, music21corpus); ``compose`` writes the demo corpora's songs."""
 from .compose import compose
-from .features import (chord_labels, dynamics_features, emotion_proxy, estimate_key, groove_features,
-                       harmony_bars, harmony_features, harmony_steps, melody_features, melody_part)
+from .features import (MODELS, chord_labels, dynamics_features, emotion_proxy, estimate_key, groove_features,
+                       harmony_bars, harmony_features, harmony_steps, melody_features, melody_part, training_features)
 from .song import BarMap, MidiError, Part, Song, TooShort, load_song
 from .tunes import group_by_tune, tune_patterns
 
@@ -50,4 +50,4 @@ def check_midi(track, config):
 __all__ = ["compose", "feature_config", "BarMap", "emotion_proxy", "harmony_bars", "extracted", "parses", "check_midi",
            "TooShort", "MidiError", "Part", "Song", "load_song", "melody_features", "melody_part", "harmony_features",
            "dynamics_features", "groove_features", "estimate_key", "chord_labels", "harmony_steps", "group_by_tune",
-           "tune_patterns"]
+           "tune_patterns", "MODELS", "training_features"]

@@ -347,3 +347,24 @@ def groove_features(song: Song, bpm: float) -> tuple[np.ndarray, np.ndarray]:
     y[:, mask:mask + steps] = counts > 0
     y[:, mask + steps] = 60000.0 / bpm / STEPS_PER_BEAT
     return x, y.astype(np.float32)
+
+
+MODELS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor", "dynamics": "DynamicsEngine",
+          "groove": "GroovePredictor"}
+"""The MIDI models this library computes inputs for: its short name -> ModelSpec name."""
+
+
+def training_features(song: Song) -> dict[str, np.ndarray | str]:
+    """Each MIDI model's training inputs for ``song`` (keys of :data:`MODELS`): the ``[steps, size]`` array the
+    training functions above compute, or the reason the song gives that model none (a string)."""
+    runs = {"melody": lambda: melody_features(song), "harmony": lambda: harmony_features(song),
+            "dynamics": lambda: dynamics_features(song)}
+    if song.drums():
+        runs["groove"] = lambda: groove_features(song, song.qpm)
+    features: dict[str, np.ndarray | str] = {"groove": "no drum notes"} if not song.drums() else {}
+    for name, run in runs.items():
+        try:
+            features[name] = run()[0]
+        except TooShort as exc:
+            features[name] = str(exc)
+    return features

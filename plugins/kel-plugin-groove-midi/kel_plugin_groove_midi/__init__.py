@@ -8,4 +8,4 @@ __all__ = ["GrooveMidiDataset"]
 
 @kelcore.hookimpl
 def kelcore_register_datasets(register):
-    register("groove-midi", GrooveMidiDataset)   # "groove" (the old name, in aliases) still resolves to it
+    register("groove-midi", GrooveMidiDataset)

@@ -80,8 +80,7 @@ class GrooveMidiDataset(IndexedDataset):
     """Groove MIDI v1.0.0 -> GroovePredictor sequences (one step per 4/4 bar)."""
 
     Options = GrooveOptions
-    name = "groove"
-    aliases = ("groove",)   # its name before it was registered as "groove-midi" (the registry resolves it)
+    name = "groove-midi"
     tasks = {"": SPEC.name}
     extract = staticmethod(extract)
     check = staticmethod(check)

@@ -8,11 +8,8 @@ the runtime's recording; ``compare_recording`` holds every recorded model input 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shlex
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +18,9 @@ from typing import Any
 import numpy as np
 import kel_contracts
 from kel_contracts import timing
+from kel_midi_features import MODELS as MODEL_KEYS
 
+from . import build as builder
 from . import native_dir
 
 PLAYER = "drivers/stream_player.cpp"
@@ -33,8 +32,6 @@ BUILDS = {   # sanitizer builds cannot wrap malloc (the sanitizers own it): they
     "address": ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
                 "-fno-omit-frame-pointer", "-DKEL_NO_MALLOC_HOOKS"),
 }
-MODEL_KEYS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor", "dynamics": "DynamicsEngine",
-              "groove": "GroovePredictor"}
 MELODY_CHANNEL = 0
 DRUM_CHANNEL = 9
 PEDAL_CHANNEL = 1
@@ -42,7 +39,7 @@ OUTPUT_TOLERANCE = 1e-5
 
 
 class PlayerError(RuntimeError):
-    """The player could not be built or failed."""
+    """The stream player failed (building it raises :class:`kel_runtime.build.BuildError`)."""
 
 
 def cache_root() -> Path:
@@ -54,29 +51,13 @@ def build_player(build_dir: Path, rtneural: Path, build: str = "release", cxx: s
                  driver: str = PLAYER) -> Path:
     """Compile the stream player (also the misbehaving host: ``--bad-host``, drivers/bad_host.h) against the runtime,
     ``build`` release, thread or address, with g++ or ``cxx`` / $CXX; cached in ``build_dir`` by a hash of the
-    sources, compiler and flags."""
-    compiler = shlex.split(cxx or os.environ.get("CXX") or "g++")
-    if shutil.which(compiler[0]) is None:
-        raise PlayerError(f"C++ compiler {compiler[0]!r} not found")
+    sources, compiler and flags. Raises :class:`kel_runtime.build.BuildError`."""
     contracts = kel_contracts.native_dir()
     flags = [*FLAGS, *BUILDS[build], f"-I{native_dir()}", f"-I{contracts}", "-isystem", str(rtneural),
              "-isystem", str(Path(rtneural) / "modules" / "Eigen")]
-    digest = hashlib.sha256(" ".join(compiler + flags).encode())
-    for path in sorted([*native_dir().glob("*.h"), *native_dir().glob("drivers/*.h"), native_dir() / driver,
-                        *contracts.glob("*.h")]):
-        digest.update(path.name.encode() + path.read_bytes())
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    binary = build_dir / f"{Path(driver).stem}-{build}-{digest.hexdigest()[:16]}"
-    if binary.exists():
-        return binary
-    partial = build_dir / f".{binary.name}.{os.getpid()}.tmp"
-    command = [*compiler, *flags, str(native_dir() / driver), "-o", str(partial)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise PlayerError(f"compiling the stream player failed ({' '.join(command)}):\n{done.stderr[-6000:]}")
-    os.replace(partial, binary)
-    return binary
+    headers = [*native_dir().glob("*.h"), *native_dir().glob("drivers/*.h"), *contracts.glob("*.h")]
+    return builder.build(native_dir() / driver, flags, build_dir, inputs=headers, name=f"{Path(driver).stem}-{build}",
+                         cxx=cxx)
 
 
 def _hex(value: float) -> str:
@@ -153,9 +134,7 @@ def write_stream(song, path: Path, models: list[Path], rate: float, block: int, 
     """The song as a host plays it (notes on the contracts' grid, at the sample their time falls on), the
     conditioning training derived (key, mood proxy, melody track), and training's features for comparison.
     ``audio``: [frames, channels] float32 at ``rate`` delivered with the blocks (silence after its end)."""
-    from kel_midi_features.features import emotion_proxy, estimate_key, melody_part
-    from kel_midi_features.native import python_features
-    from kel_midi_features.song import TooShort
+    from kel_midi_features import TooShort, emotion_proxy, estimate_key, melody_part, training_features
 
     try:
         melody = _source_part(song, melody_part(song))
@@ -178,7 +157,7 @@ def write_stream(song, path: Path, models: list[Path], rate: float, block: int, 
     rows.sort(key=lambda r: (r[0], r[1]))
     end = int(np.rint(seconds_of(np.array([song.end]), segments)[0] * rate))
     bars = song.bar_map
-    expected = python_features(song)
+    expected = training_features(song)
     steps = sum(len(v) for v in expected.values() if not isinstance(v, str))
     text = ["kelstream 1", f"rate {_hex(rate)} block {block} mode {mode} record {record or 4 * steps + 4096}",
             f"models {len(models)}", *map(str, models),
@@ -239,7 +218,7 @@ def read_recording(path: Path) -> dict[str, dict[str, np.ndarray]]:
 def torch_outputs(document: dict[str, Any], inputs: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """PyTorch's outputs on the recorded raw inputs (normalised as training does), the state reset where the
     recording's step count starts again (a new song)."""
-    from kel_hostbench.engines import TorchEngine
+    from .torch_engine import TorchEngine
 
     engine = TorchEngine(document)
     norm = document["metadata"]["feature_contract"]["normalization"]

@@ -1,5 +1,5 @@
 // audio_driver.cpp -- runs kel::EmotionFeatures over a PCM file the way a host would, for comparisons
-// with the Python features (kel_audio_features.native.compare_audio).
+// with the Python features (kel_runtime.audio_parity.compare_audio).
 //
 //   audio_driver IN.pcm OUT.vec (--seed S | --block N | --whole)
 //

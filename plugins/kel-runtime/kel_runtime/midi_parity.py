@@ -1,12 +1,8 @@
 """The C++ side of the MIDI feature contracts (kel_contracts/native/KelMidiFeatures.h) against the Python training
-features: build the driver (native/drivers/midi_driver.cpp), hand it a parsed song as a plugin would receive it,
-and compare its vectors with the training functions element by element."""
+features (kel_midi_features): build the driver (native/drivers/midi_driver.cpp), hand it a parsed song as a plugin
+would receive it, and compare its vectors with the training functions element by element."""
 from __future__ import annotations
 
-import hashlib
-import os
-import shlex
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -14,40 +10,22 @@ from pathlib import Path
 import numpy as np
 import kel_contracts
 from kel_contracts import timing
+from kel_midi_features import (MODELS, MidiError, Song, TooShort, emotion_proxy, estimate_key, harmony_bars,
+                               load_song, melody_part, training_features)
 
-from .features import (dynamics_features, emotion_proxy, estimate_key, groove_features, harmony_bars,
-                       harmony_features, melody_features, melody_part)
-from .song import MidiError, Song, TooShort, load_song
+from . import build, native_dir
 
 FLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off")
 DRIVER = "drivers/midi_driver.cpp"
 HEADERS = ("KelMidiFeatures.h", "KelContracts.h")
-MODELS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor", "dynamics": "DynamicsEngine",
-          "groove": "GroovePredictor"}
 
 
 def build_midi_driver(build_dir: Path, cxx: str | None = None) -> Path:
     """Compile the driver with g++ (or ``cxx`` / $CXX); cached in ``build_dir`` by a hash of the sources, compiler
-    and flags. Raises ``RuntimeError`` with the compiler's output when it fails."""
-    compiler = shlex.split(cxx or os.environ.get("CXX") or "g++")
-    if shutil.which(compiler[0]) is None:
-        raise RuntimeError(f"C++ compiler {compiler[0]!r} not found")
-    native = kel_contracts.native_dir()
-    digest = hashlib.sha256(" ".join(compiler + list(FLAGS)).encode())
-    for name in (DRIVER, *HEADERS):
-        digest.update((native / name).read_bytes())
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    binary = build_dir / f"midi_driver-{digest.hexdigest()[:16]}"
-    if binary.exists():
-        return binary
-    partial = build_dir / f".{binary.name}.{os.getpid()}.tmp"
-    command = [*compiler, *FLAGS, f"-I{native}", str(native / DRIVER), "-o", str(partial)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"compiling the MIDI driver failed ({' '.join(command)}):\n{done.stdout}{done.stderr}")
-    os.replace(partial, binary)
-    return binary
+    and flags. Raises :class:`kel_runtime.build.BuildError` with the compiler's output when it fails."""
+    contracts = kel_contracts.native_dir()
+    return build.build(native_dir() / DRIVER, [*FLAGS, f"-I{contracts}"], build_dir,
+                       inputs=[contracts / h for h in HEADERS], cxx=cxx)
 
 
 def _hex(value: float) -> str:
@@ -107,21 +85,6 @@ def read_results(path: Path) -> dict[str, dict]:
     return out
 
 
-def python_features(song: Song) -> dict[str, np.ndarray | str]:
-    """Each model's training inputs for the song (the training functions themselves), or why it has none."""
-    runs = {"melody": lambda: melody_features(song), "harmony": lambda: harmony_features(song),
-            "dynamics": lambda: dynamics_features(song)}
-    if song.drums():
-        runs["groove"] = lambda: groove_features(song, song.qpm)
-    features: dict[str, np.ndarray | str] = {"groove": "no drum notes"} if not song.drums() else {}
-    for name, run in runs.items():
-        try:
-            features[name] = run()[0]
-        except TooShort as exc:
-            features[name] = str(exc)
-    return features
-
-
 def compare_midi(driver: Path, midi_path: Path) -> dict[str, dict]:
     """Every model's C++ vectors (driver) against the Python training features of ``midi_path``: ModelSpec name
     (MelodyTransformer, HarmonyPredictor, DynamicsEngine, GroovePredictor) ->
@@ -131,7 +94,7 @@ def compare_midi(driver: Path, midi_path: Path) -> dict[str, dict]:
         song = load_song(Path(midi_path))
     except MidiError as exc:
         return {spec: {"skipped": str(exc)} for spec in MODELS.values()}
-    expected = python_features(song)
+    expected = training_features(song)
     report: dict[str, dict] = {m: {"skipped": v} for m, v in expected.items() if isinstance(v, str)}
     models = [m for m in MODELS if not isinstance(expected.get(m), str)]
     if not models:

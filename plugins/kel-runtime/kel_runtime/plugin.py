@@ -1,4 +1,4 @@
-"""kelcore entry point of kel-contracts: the ``native-check`` command."""
+"""kelcore entry point of kel-runtime: the ``native-check`` command."""
 import kelcore
 
 from .native_check import NativeCheckCommand

@@ -1,6 +1,6 @@
 // midi_driver.cpp -- computes the MIDI feature contracts through KelMidiFeatures.h the way a plugin would
 // (streaming, in time order, host-style bar/tempo/pedal state) from a parsed song that Python writes
-// (kel_midi_features.native.write_song), and writes the vectors out for an element-by-element comparison
+// (kel_runtime.midi_parity.write_song), and writes the vectors out for an element-by-element comparison
 // with the Python training features. Heap allocations are counted during the streaming part of each model
 // (global operator new is replaced): everything is prepared before, so the count must be 0.
 //

@@ -1,65 +1,36 @@
-"""Build and run the C++ audio feature driver (``native/drivers/audio_driver.cpp`` over ``KelAudioFeatures.h``)
-and compare what it emits with :func:`features_at_host_rate`, element by element."""
+"""Build and run the C++ audio feature driver (``native/drivers/audio_driver.cpp`` over
+kel_contracts' ``KelAudioFeatures.h``) and compare what it emits with kel_audio_features'
+:func:`~kel_audio_features.features_at_host_rate`, element by element."""
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 import struct
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import kel_contracts
+from kel_audio_features import features_at_host_rate
 
-from .dsp import features_at_host_rate
+from . import build, native_dir
 
 FLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off")
+DRIVER = "drivers/audio_driver.cpp"
 PCM_MAGIC = b"KELPCM01"
 VEC_MAGIC = b"KELVEC01"
 HEADERS = ("KelAudioFeatures.h", "KelContracts.h")
 
 
 class NativeError(RuntimeError):
-    """The driver could not be built or run; the message holds the compiler's or driver's output."""
-
-
-def native_dir() -> Path:
-    from kel_contracts import native_dir as contracts_native_dir
-
-    return contracts_native_dir()
-
-
-def find_compiler(cxx: str | None = None) -> str | None:
-    """``cxx``, else $CXX, else g++ on PATH (None when there is none)."""
-    candidate = cxx or os.environ.get("CXX") or "g++"
-    return shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
+    """The driver failed or wrote something unreadable; the message holds the driver's output."""
 
 
 def build_audio_driver(build_dir: Path, cxx: str | None = None) -> Path:
-    """Compile the driver into ``build_dir`` (cached by the hash of its sources, flags and compiler)."""
-    compiler = find_compiler(cxx)
-    if compiler is None:
-        raise NativeError(f"no C++ compiler: {cxx or os.environ.get('CXX') or 'g++'} is not installed")
-    include = native_dir()
-    source = include / "drivers" / "audio_driver.cpp"
-    digest = hashlib.sha256()
-    for path in (source, *(include / h for h in HEADERS)):
-        digest.update(path.read_bytes())
-    digest.update(" ".join((compiler, *FLAGS)).encode())
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    binary = build_dir / f"audio_driver-{digest.hexdigest()[:16]}"
-    if binary.exists():
-        return binary
-    partial = binary.with_name(binary.name + f".{os.getpid()}.tmp")
-    result = subprocess.run([compiler, *FLAGS, f"-I{include}", str(source), "-o", str(partial)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise NativeError(f"compiling {source.name} failed:\n{result.stderr}")
-    partial.replace(binary)
-    return binary
+    """Compile the driver into ``build_dir`` (cached by the hash of its sources, flags and compiler). Raises
+    :class:`kel_runtime.build.BuildError`."""
+    contracts = kel_contracts.native_dir()
+    return build.build(native_dir() / DRIVER, [*FLAGS, f"-I{contracts}"], build_dir,
+                       inputs=[contracts / h for h in HEADERS], cxx=cxx)
 
 
 def write_pcm(path: Path, samples: np.ndarray, rate: int) -> None:

@@ -1,10 +1,11 @@
 """``kelcore native-check MODELS_DIR FILE...``: the plugin's C++ features against training's, on your own files.
 
 For each exported model in MODELS_DIR whose contract applies to a file (audio -> EmotionRecognizer; MIDI ->
-MelodyTransformer, HarmonyPredictor, DynamicsEngine, GroovePredictor), it builds the C++ drivers (g++ or $CXX)
-around KelFeatures.h, computes the features both ways and prints the worst element difference per model and file.
-Exit 0 when all are within the contract's tolerance, 1 when one is not (or the C++ side allocated on the audio
-path, or a model was trained on another contract version), 2 for unreadable input.
+MelodyTransformer, HarmonyPredictor, DynamicsEngine, GroovePredictor), it builds the C++ drivers
+(``kel_runtime/native/drivers/``, g++ or $CXX) around KelFeatures.h, computes the features both ways and prints the
+worst element difference per model and file. Exit 0 when all are within the contract's tolerance, 1 when one is not
+(or the C++ side allocated on the audio path, a model was trained on another contract version, or the drivers could
+not be built), 2 for unreadable input.
 """
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ from typing import Any
 
 from kelcore.api import Command
 
-from . import CONTRACTS
+from kel_contracts import CONTRACTS
+from kel_midi_features import MODELS
+
+from .build import BuildError
 
 AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".aif", ".aiff"}
 MIDI_SUFFIXES = {".mid", ".midi"}
-MIDI_MODELS = ("MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor")
+MIDI_MODELS = tuple(MODELS.values())
 
 
 class InputError(Exception):
@@ -78,12 +82,10 @@ def _verdict(model: str, worst: float, allocations: int) -> str:
 
 
 def check_audio(path: Path, models: dict[str, Any], build: Path, host_rates: list[int]) -> list[Row]:
-    try:
-        from kel_audio_features import native as audio_native
-    except ImportError:
-        raise InputError("audio files need kel-audio-features: pip install kel-audio-features") from None
     import numpy as np
     import soundfile
+
+    from . import audio_parity
 
     if "EmotionRecognizer" not in models:
         return [Row(str(path), "EmotionRecognizer", None, None, None, "skipped: no EmotionRecognizer export")]
@@ -93,10 +95,10 @@ def check_audio(path: Path, models: dict[str, Any], build: Path, host_rates: lis
         raise InputError(f"{path}: unreadable audio ({exc})") from None
     stale = version_problem("EmotionRecognizer", models["EmotionRecognizer"])
     rows = []
-    driver = audio_native.build_audio_driver(build)
+    driver = audio_parity.build_audio_driver(build)
     for host_rate in host_rates or [rate]:
         data = samples if host_rate == rate else _resample_for_host(samples, rate, host_rate)
-        result = audio_native.compare_audio(driver, np.ascontiguousarray(data), host_rate)
+        result = audio_parity.compare_audio(driver, np.ascontiguousarray(data), host_rate)
         verdict = stale or _verdict("EmotionRecognizer", result["worst_db"], result["allocations"])
         rows.append(Row(f"{path} @ {host_rate} Hz", "EmotionRecognizer", result["vectors"], result["worst_db"],
                         result["allocations"], verdict))
@@ -114,17 +116,15 @@ def _resample_for_host(samples, rate: int, host_rate: int):
 
 
 def check_midi(path: Path, models: dict[str, Any], build: Path) -> list[Row]:
-    try:
-        from kel_midi_features import native as midi_native
-    except ImportError:
-        raise InputError("MIDI files need kel-midi-features: pip install kel-midi-features") from None
     from kel_midi_features import MidiError, load_song
+
+    from . import midi_parity
 
     try:
         load_song(path)
     except MidiError as exc:
         raise InputError(f"{path}: {exc}") from None
-    results = midi_native.compare_midi(midi_native.build_midi_driver(build), path)
+    results = midi_parity.compare_midi(midi_parity.build_midi_driver(build), path)
     rows = []
     for model in MIDI_MODELS:
         if model not in models:
@@ -143,18 +143,16 @@ def check_recording(path: Path, recording: Path, models: dict[str, Any]) -> list
     """A kel::Runtime recording (``Runtime::writeRecording`` in the plugin's own host, the song played from its
     start) against training's features of the MIDI file ``path``: one row per MIDI model, the worst input difference
     over the steps both have."""
-    try:
-        from kel_midi_features import MidiError, load_song
-        from kel_midi_features.native import python_features
-        from kel_runtime.stream import compare_recording, read_recording
-    except ImportError:
-        raise InputError("--recording needs kel-runtime and kel-midi-features: pip install kel-runtime") from None
+    from kel_midi_features import MidiError, load_song, training_features
+
+    from .stream import compare_recording, read_recording
+
     try:
         song = load_song(path)
         recorded = read_recording(recording)
     except (MidiError, OSError, ValueError) as exc:
         raise InputError(f"{exc}") from None
-    report = compare_recording(recorded, python_features(song), {})
+    report = compare_recording(recorded, training_features(song), {})
     rows = []
     for model in MIDI_MODELS:
         entry = report.get(model, {"skipped": "not recorded"})
@@ -238,6 +236,9 @@ class NativeCheckCommand(Command):
         except InputError as exc:
             print(f"kelcore native-check: {exc}", file=sys.stderr)
             return 2
+        except BuildError as exc:
+            print(f"kelcore native-check: {exc}", file=sys.stderr)
+            return 1
         if args.json:
             print(json.dumps([r.__dict__ for r in rows], indent=2))
         else:

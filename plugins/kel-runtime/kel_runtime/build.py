@@ -1,0 +1,56 @@
+"""The one native build helper: compile a C++ driver or host against the contracts' and the runtime's headers,
+cached by a hash of everything that goes into the binary.
+
+Used by the parity drivers (:mod:`kel_runtime.midi_parity`, :mod:`kel_runtime.audio_parity`), the stream player
+(:mod:`kel_runtime.stream`) and kel-hostbench's native host.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterable, Sequence
+
+__all__ = ["BuildError", "compiler", "build"]
+
+
+class BuildError(RuntimeError):
+    """A binary could not be built: no compiler, or the compiler's output (the message holds it)."""
+
+
+def compiler(cxx: str | None = None) -> list[str]:
+    """The compiler command: ``cxx``, else $CXX, else g++ (split as a shell would: ``ccache g++`` works)."""
+    command = shlex.split(cxx or os.environ.get("CXX") or "g++")
+    if not command or (shutil.which(command[0]) is None and not Path(command[0]).is_file()):
+        raise BuildError(f"no C++ compiler: {' '.join(command) or 'g++'} not found (install g++ or set CXX)")
+    return command
+
+
+def build(source: Path, flags: Sequence[str], build_dir: Path, *, inputs: Iterable[Path] = (), key: str = "",
+          name: str | None = None, cxx: str | None = None) -> Path:
+    """Compile ``source`` with ``flags`` into ``build_dir``; the binary is named ``<name>-<hash>`` (``name``
+    defaults to the source's stem), the hash covering the compiler command, the flags, the source, every file of
+    ``inputs`` (headers) and ``key`` (anything else the binary depends on). A binary already there is returned as it
+    is; a new one is written under a temporary name and moved into place, so concurrent builders never see half a
+    binary. Raises :class:`BuildError`."""
+    command = compiler(cxx)
+    source = Path(source)
+    digest = hashlib.sha256(" ".join([*command, *flags]).encode() + b"\0" + key.encode())
+    for path in [source, *sorted(Path(p) for p in inputs)]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    binary = build_dir / f"{name or source.stem}-{digest.hexdigest()[:16]}"
+    if binary.exists():
+        return binary
+    partial = build_dir / f".{binary.name}.{os.getpid()}.tmp"
+    full = [*command, *flags, str(source), "-o", str(partial)]
+    done = subprocess.run(full, capture_output=True, text=True)
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise BuildError(f"compiling {source.name} failed ({' '.join(full)}):\n{(done.stdout + done.stderr)[-6000:]}")
+    os.replace(partial, binary)
+    return binary
