@@ -138,13 +138,61 @@ def _by_bar_number(part, score) -> tuple[list[float], str | None]:
     return onsets, None
 
 
-def expert_timeline(rntxt: Path, score) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, float]:
-    """(onset in quarter notes from the score's start, 64-class chord, pitch-class set [n, 12]) of every expert
-    chord in time order, how it was laid on the score, and where (in the score) the analysis ends. Laid by the
-    analysis's own timeline where every bar of it starts where the score's bar of that number does and it ends
-    within a bar of the score's end; else with its repeats expanded where that covers the score exactly (bwv277:
-    12 bars and a repeat, 16 written out); else by bar number where every chord falls inside the score's bar of its
-    number (analyses that leave out the opening rests). Raises Misaligned where none does."""
+def _played_bars(part) -> list:
+    """The analysis's bars in the order they are played: each end repeat (``:||``) goes back once to the bar of the
+    last start repeat (``||:``) before it, or to the first bar, leaving out a pickup bar (bar 0): on the repeat, the
+    bar before it holds the upbeat (bwv277: bars 0, 1-4, 1-4, 5-12 -- 16 full bars after the pickup, as the score
+    writes them out; music21's ``expandRepeats`` plays the pickup again and puts the second half a beat late)."""
+    from music21 import bar
+
+    measures = list(part.getElementsByClass("Measure"))
+    played, start, done, i = [], None, set(), 0
+    while i < len(measures):
+        measure = measures[i]
+        if isinstance(measure.leftBarline, bar.Repeat) and measure.leftBarline.direction == "start":
+            start = i
+        played.append(measure)
+        right = measure.rightBarline
+        if isinstance(right, bar.Repeat) and right.direction == "end" and i not in done:
+            done.add(i)
+            first = 1 if int(measures[0].number) == 0 and len(measures) > 1 else 0
+            i = start if start is not None else first
+            start = None
+            continue
+        i += 1
+    return played
+
+
+def _by_played_bars(part, score) -> tuple[list, list[float], float, str | None]:
+    """Numerals and their onsets with the analysis's bars in playing order (repeats expanded) laid on the score's
+    bars in order, bar for bar: each numeral at its offset in its bar from the start of the score's bar in the same
+    place; or why not (the bar counts differ, a chord past the end of the score's bar)."""
+    played = _played_bars(part)
+    bars = list(score.parts[0].getElementsByClass("Measure"))
+    if len(played) != len(bars) or len(played) == len(part.getElementsByClass("Measure")):
+        return [], [], 0.0, (f"{len(played)} bars in playing order, {len(bars)} in the score"
+                             if len(played) != len(bars) else "no repeat")
+    numerals, onsets = [], []
+    for theirs, ours in zip(played, bars):
+        length = float(ours.duration.quarterLength)
+        for numeral in theirs.recurse().getElementsByClass("RomanNumeral"):
+            within = float(numeral.offset)
+            if within >= length:
+                return [], [], 0.0, (f"a chord at beat {within:g} of bar {theirs.number}, laid on the score's bar "
+                                     f"{ours.number} of {length:g} beats")
+            numerals.append(numeral)
+            onsets.append(float(ours.offset) + within)
+    return numerals, onsets, float(bars[-1].offset + bars[-1].duration.quarterLength), None
+
+
+def expert_timeline(rntxt: Path, score) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, float]:
+    """(onset in quarter notes from the score's start, 64-class chord, expert root, pitch-class set [n, 12]) of
+    every expert chord in time order, how it was laid on the score, and where (in the score) the analysis ends.
+    Laid by the analysis's own timeline where every bar of it starts where the score's bar of that number does and
+    it ends within a bar of the score's end; else bar for bar with its repeats expanded where that gives the score's
+    bars (bwv277: 12 bars and a repeat, 16 written out; see _played_bars); else by bar number where every chord
+    falls inside the score's bar of its number (analyses that leave out the opening rests). Raises Misaligned where
+    none does."""
     from music21 import converter
 
     part = converter.parse(rntxt, format="romanText").parts[0]
@@ -159,13 +207,10 @@ def expert_timeline(rntxt: Path, score) -> tuple[np.ndarray, np.ndarray, np.ndar
         onsets, how = [float(n.getOffsetBySite(flat)) for n in flat.getElementsByClass("RomanNumeral")], "as written"
         numerals = list(flat.getElementsByClass("RomanNumeral"))
     else:
-        expanded = part.expandRepeats()
+        played, played_onsets, played_end, played_why = _by_played_bars(part, score)
         numbered, why = _by_bar_number(part, score)
-        if abs(float(expanded.highestTime) - score_length) <= 1e-6 and expanded.highestTime != part.highestTime:
-            flat = expanded.flatten()
-            numerals = list(flat.getElementsByClass("RomanNumeral"))
-            onsets, how = [float(n.getOffsetBySite(flat)) for n in numerals], "repeats expanded"
-            end = float(expanded.highestTime)
+        if played_why is None:
+            numerals, onsets, how, end = played, played_onsets, "repeats expanded, bar for bar", played_end
         elif why is None:
             numerals, onsets, how = _numerals(part), numbered, "by bar number"
             last = max(int(m.number) for m in part.getElementsByClass("Measure"))
@@ -175,13 +220,17 @@ def expert_timeline(rntxt: Path, score) -> tuple[np.ndarray, np.ndarray, np.ndar
             where = (f"bar {differs} of the analysis starts at beat {_bar_starts(part)[differs]:g}, in the score at "
                      f"{score_starts.get(differs, float('nan')):g}" if differs is not None else
                      f"the analysis covers {float(part.highestTime):g} beats, the score {score_length:g}")
-            raise Misaligned(f"{where}; by bar number: {why}; with its repeats expanded it covers "
-                             f"{float(expanded.highestTime):g} beats")
+            empty = [int(m.number) for m in score.parts[0].getElementsByClass("Measure")
+                     if float(m.duration.quarterLength) == 0]
+            hollow = (f"; the score's bar {', '.join(map(str, empty))} is read as 0 beats (no note in any part): "
+                      f"the score lacks music the analysis has, at a place nothing shows" if empty else "")
+            raise Misaligned(f"{where}; by bar number: {why}; with its repeats expanded: {played_why}{hollow}")
     classes = [expert_class(n) for n in numerals]
+    roots = [n.root().pitchClass for n in numerals]
     tones = [np.isin(np.arange(12), list(n.pitchClasses)) for n in numerals]
     order = np.argsort(onsets, kind="stable")
-    return (np.asarray(onsets)[order], np.asarray(classes)[order], np.asarray(tones, float).reshape(-1, 12)[order],
-            how, end)
+    return (np.asarray(onsets)[order], np.asarray(classes)[order], np.asarray(roots)[order],
+            np.asarray(tones, float).reshape(-1, 12)[order], how, end)
 
 
 def transposition(tones: np.ndarray, onsets: np.ndarray, end: float, profile: np.ndarray) -> int:
@@ -238,7 +287,7 @@ def read_piece(corpus: str, rntxt: Path, score_path: Path, folder: Path) -> Piec
     midi = folder / f"{score_path.stem}.mid"
     midi.write_bytes(score_to_midi(score))
     song = load_song(midi)
-    onsets, classes, tones, how, stop = expert_timeline(rntxt, score)
+    onsets, classes, roots, tones, how, stop = expert_timeline(rntxt, score)
     whole = bar_activity(song.pitched(), np.zeros(1), np.full(1, song.end), 12)[0]
     shift = transposition(tones, onsets, song.end, whole)
     classes = transpose(classes, shift)
