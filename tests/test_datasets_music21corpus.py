@@ -103,6 +103,21 @@ def test_estimator_keeps_a_triad_with_a_passing_tone_and_finds_diminished_triads
     assert name(_profile({7: 1.0, 11: 1.0, 2: 1.0, 5: 1.0}), _bass(43)) == "G:7"
 
 
+def test_estimator_labels_a_piece_jointly_held_notes_do_not_start_a_chord_and_bare_fifths_follow_neighbours():
+    names = lambda labels: [HAR.CHORD_NAMES[int(c)] for c in labels]   # noqa: E731
+    c_major, c_e_a = _profile({0: 1.0, 4: 1.0, 7: 1.0}), _profile({0: 1.0, 4: 1.0, 9: 0.6})
+    profiles, bass = np.vstack([c_major, c_e_a]), np.vstack([_bass(48), _bass(48)])
+    # the second beat on its own is A:min; struck afresh it is, held over (80 % of its sound) it stays C:maj
+    assert names(chord_labels(profiles, bass, np.array([0.0, 0.0]))) == ["C:maj", "A:min"]
+    assert names(chord_labels(profiles, bass, np.array([0.0, 0.8]))) == ["C:maj", "C:maj"]
+    d_minor, d_a = _profile({2: 1.0, 5: 1.0, 9: 1.0}), _profile({2: 2.0, 9: 1.0})
+    g_major = _profile({7: 1.0, 11: 1.0, 2: 1.0})
+    # a bare fifth D-A between D minor and G major is D minor (not the templates' default, major)
+    assert names(chord_labels(np.vstack([d_minor, d_a, g_major]), np.vstack([_bass(50), _bass(50), _bass(43)]),
+                              np.array([0.0, 0.0, 0.0]))) == ["D:min", "D:min", "G:maj"]
+    assert names(chord_labels(np.vstack([d_a, d_minor]), np.vstack([_bass(50), _bass(50)]))) == ["D:min", "D:min"]
+
+
 def test_melody_line_skips_an_instrument_doubling_the_voice(tmp_path):
     midi = mido.MidiFile(ticks_per_beat=480)
     tune = [67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 67, 69, 71, 69, 67, 66, 67, 62]
