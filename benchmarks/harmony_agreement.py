@@ -38,12 +38,13 @@ import numpy as np
 
 from kel_contracts import harmony as HAR
 from kel_midi_features import load_song
-from kel_midi_features.features import bar_activity, chord_labels, harmony_steps
+from kel_midi_features.features import bar_activity, chord_labels, harmony_steps, held_share
 
 EXPERT_QUALITIES = {"maj": 0, "min": 1, "7": 2, "min7": 3, "dim": 4}
 CORPORA = ("bach", "monteverdi")
 PUBLISHED = "AugmentedNet (ISMIR 2021): 83-90 % root, 80-86 % quality per time step on its test sets"
 KINDS = ("beat", "half_bar", "bar")
+SOUNDING_QUALITY = False    # --sounding-quality: expert quality as its chord sounds, out-of-vocabulary never agrees
 # the estimator's parameters searched by --choose-on (kel_contracts.harmony), each with the values tried
 SEARCH = {"OFF_PENALTY": (0.3, 0.4, 0.5), "SEVENTH_PENALTY": (0.1, 0.2, 0.3), "SPECIAL_PENALTY": (0.2, 10.0),
           "BASS_ROOT_BONUS": (0.0, 0.05, 0.1), "OTHER_BELOW": (0.4, 0.5)}
@@ -80,8 +81,14 @@ def pairs_of(corpus: str) -> list[tuple[Path, Path]]:
     return {"bach": bach_pairs, "monteverdi": monteverdi_pairs}[corpus]()
 
 
-def expert_class(numeral) -> int:
-    """An expert Roman numeral as a 64-class chord: root, and the quality its pitch classes spell."""
+def expert_class(numeral, sounding: bool = False) -> int:
+    """An expert Roman numeral as a 64-class chord: root, and the quality its pitch classes spell -- with the
+    members it omits put back (``i[no3]`` is minor: what the expert says), or with ``sounding`` as they sound
+    (``i[no3]`` is "other", the definition before contract 3.3.0)."""
+    if not sounding and getattr(numeral, "omittedSteps", None):
+        from music21 import roman
+
+        numeral = roman.RomanNumeral(re.sub(r"\[no\d+\]", "", numeral.figure), numeral.key)
     root = numeral.root().pitchClass
     intervals = {(pc - root) % 12 for pc in numeral.pitchClasses}
     if {4, 7} <= intervals:
@@ -225,7 +232,7 @@ def expert_timeline(rntxt: Path, score) -> tuple[np.ndarray, np.ndarray, np.ndar
             hollow = (f"; the score's bar {', '.join(map(str, empty))} is read as 0 beats (no note in any part): "
                       f"the score lacks music the analysis has, at a place nothing shows" if empty else "")
             raise Misaligned(f"{where}; by bar number: {why}; with its repeats expanded: {played_why}{hollow}")
-    classes = [expert_class(n) for n in numerals]
+    classes = [expert_class(n, SOUNDING_QUALITY) for n in numerals]
     roots = [n.root().pitchClass for n in numerals]
     tones = [np.isin(np.arange(12), list(n.pitchClasses)) for n in numerals]
     order = np.argsort(onsets, kind="stable")
@@ -248,8 +255,8 @@ def transpose(classes: np.ndarray, semitones: int) -> np.ndarray:
 
 def expert_per_step(onsets: np.ndarray, classes: np.ndarray, start: np.ndarray, end: np.ndarray,
                     stop: float = np.inf) -> np.ndarray:
-    """The expert chord sounding longest in each step [start, end) (-1 where none is in force; the last chord lasts
-    until ``stop``, where the analysis ends)."""
+    """The expert chord (``classes``: any per-chord value) sounding longest in each step [start, end) (-1 where
+    none is in force; the last chord lasts until ``stop``, where the analysis ends)."""
     bounds = np.append(onsets[1:], stop)
     out = np.full(len(start), -1)
     for i, (s, e) in enumerate(zip(start, end)):
@@ -273,7 +280,9 @@ class Piece:
     name: str
     how: str
     transposed: bool
-    steps: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]   # kind -> (profiles [n,12], pitches [n,128], expert)
+    # kind -> (profiles [n,12], pitches [n,128], held-over share [n], expert class [n], expert root [n]) over every
+    # step of the piece (the estimator labels them jointly); expert class -1: no expert chord in force (not counted)
+    steps: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 
 def read_piece(corpus: str, rntxt: Path, score_path: Path, folder: Path) -> Piece:
@@ -291,14 +300,15 @@ def read_piece(corpus: str, rntxt: Path, score_path: Path, folder: Path) -> Piec
     whole = bar_activity(song.pitched(), np.zeros(1), np.full(1, song.end), 12)[0]
     shift = transposition(tones, onsets, song.end, whole)
     classes = transpose(classes, shift)
+    roots = (roots + shift) % 12
     bar_start, bar_end = song.bar_map.bars_before(song.end)
     spans = {"beat": harmony_steps(song), "half_bar": split_steps(bar_start, bar_end, 2), "bar": (bar_start, bar_end)}
     steps = {}
     for kind, (start, end) in spans.items():
-        theirs = expert_per_step(onsets, classes, start, end, stop)
-        known = theirs >= 0
-        steps[kind] = (bar_activity(song.pitched(), start, end, 12)[known],
-                       bar_activity(song.pitched(), start, end, 128)[known], theirs[known])
+        parts = song.pitched()
+        steps[kind] = (bar_activity(parts, start, end, 12), bar_activity(parts, start, end, 128),
+                       held_share(parts, start, end), expert_per_step(onsets, classes, start, end, stop),
+                       expert_per_step(onsets, roots, start, end, stop))
     name = score_path.stem if corpus == "monteverdi" else f"{score_path.stem} ({rntxt.stem})"
     return Piece(corpus, name, how, shift != 0, steps)
 
@@ -318,15 +328,23 @@ def read_pieces(corpus: str, pairs: list[tuple[Path, Path]]) -> tuple[list[Piece
 
 
 def agreement(pieces: list[Piece], kind: str = "beat") -> dict:
-    """Steps, root and root + quality agreement (shares) over ``pieces``, and per piece."""
+    """Steps, root and root + quality agreement (shares) over ``pieces``, and per piece. Where the expert's chord
+    is outside the 64-class vocabulary (augmented, Italian sixth, ...), only its root is compared, for both
+    figures; with SOUNDING_QUALITY (the definition before 3.3.0) such a step never agrees."""
     total = Counter()
     rows = {}
     for piece in pieces:
-        profiles, pitches, theirs = piece.steps[kind]
-        ours = chord_labels(profiles, pitches)
-        rooted = (ours < HAR.NO_CHORD) & (theirs < HAR.NO_CHORD)
-        counts = Counter(steps=len(theirs), root=int(np.sum(rooted & (ours % 12 == theirs % 12))),
-                         exact=int(np.sum(ours == theirs)))
+        profiles, pitches, held, theirs, roots = piece.steps[kind]
+        known = theirs >= 0
+        ours = chord_labels(profiles, pitches, held)[known]
+        theirs, roots = theirs[known], roots[known]
+        inside = theirs < HAR.NO_CHORD
+        root = (ours < HAR.NO_CHORD) & (ours % 12 == roots)
+        if SOUNDING_QUALITY:
+            root, exact = root & inside, ours == theirs
+        else:
+            exact = np.where(inside, ours == theirs, root)
+        counts = Counter(steps=len(theirs), root=int(np.sum(root)), exact=int(np.sum(exact)))
         total.update(counts)
         rows[piece.name] = share(counts)
     return {**share(total), "pieces": rows}
@@ -364,7 +382,8 @@ def choose(pieces: list[Piece]) -> tuple[dict[str, float], dict]:
 
 
 def target_qualities(pieces: list[Piece]) -> dict[str, float]:
-    labels = np.concatenate([chord_labels(*p.steps["beat"][:2]) for p in pieces]) if pieces else np.zeros(0, int)
+    labels = (np.concatenate([chord_labels(*p.steps["beat"][:3])[p.steps["beat"][3] >= 0] for p in pieces])
+              if pieces else np.zeros(0, int))
     quality = Counter(HAR.CHORD_NAMES[int(c)].split(":")[-1] for c in labels)
     return {q: n / max(len(labels), 1) for q, n in sorted(quality.items())}
 
@@ -411,7 +430,13 @@ def main(argv: list[str] | None = None) -> int:
                         "parameters (grid: SEARCH) on this corpus and report them on the others")
     parser.add_argument("--per-piece", action="store_true", help="print every piece's figures")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--sounding-quality", action="store_true", help="the definition before contract 3.3.0: "
+                        "the expert's quality as its chord sounds (i[no3] is 'other'), and an expert chord outside "
+                        "the 64 classes never agrees (default: its omitted members put back, and outside the "
+                        "vocabulary the root alone is compared)")
     args = parser.parse_args(argv)
+    global SOUNDING_QUALITY
+    SOUNDING_QUALITY = args.sounding_quality
     corpora = {corpus: pairs_of(corpus)[:(4 if corpus == "bach" else 2) if args.quick else None]
                for corpus in args.corpora}
     result = measure(corpora)
