@@ -13,8 +13,9 @@ CHORD_NAMES = tuple([f"{PITCH_CLASS_NAMES[r]}:{q}" for q in QUALITIES for r in r
 # Training-side chord estimate from all non-drum tracks: score = on-chord share - OFF_PENALTY x off-chord share
 # - NOTE_PENALTY x template notes - SEVENTH_PENALTY (seventh chords) - SPECIAL_PENALTY (aug, sus)
 # + BASS_ROOT_BONUS (the step's lowest sounding pitch class is the root) + BASS_TONE_BONUS (it is a chord tone);
-# best share below OTHER_BELOW -> "other"; a silent step -> "N". Chosen on music21's 19 analysed Bach chorales and
-# reported on its 48 analysed Monteverdi madrigals (benchmarks/harmony_agreement.py; figures in docs/DATASETS.md).
+# best share below OTHER_BELOW -> "other"; a silent step -> "N". Chosen in 3.1.0 on music21's 19 analysed Bach
+# chorales; with the joint labelling of 3.3.0 they are also what the search chooses on its 47 alignable Monteverdi
+# madrigals, reported on the chorales (benchmarks/harmony_agreement.py; figures in docs/ML_TRAINING_GUIDE.md).
 # SPECIAL_PENALTY is larger than any template's share can make up: augmented and suspended triads are never
 # estimated (expert analyses never write sus; with them off agreement rose on both corpora), classes 61/62 stay.
 OFF_PENALTY, NOTE_PENALTY, OTHER_BELOW = 0.4, 0.05, 0.4
@@ -69,7 +70,8 @@ CONTRACT = Contract(
                "qualities": QUALITIES, "special": [NO_CHORD, AUGMENTED, SUSPENDED, OTHER],
                "augmented": AUGMENTED_INTERVALS, "suspended": SUSPENDED_INTERVALS,
                "estimator": [OFF_PENALTY, NOTE_PENALTY, OTHER_BELOW, SEVENTH_PENALTY, BASS_ROOT_BONUS,
-                             BASS_TONE_BONUS, SPECIAL_PENALTY, CHANGE_COST, HELD_CHANGE_COST], "min_bars": MIN_BARS, "step_beats": STEP_BEATS},
+                             BASS_TONE_BONUS, SPECIAL_PENALTY, CHANGE_COST, HELD_CHANGE_COST],
+               "min_bars": MIN_BARS, "step_beats": STEP_BEATS},
     details=(
         "Steps: bar [b, b + L) gives steps [b + k, min(b + k + 1, b + L)) for k = 0, 1, ... (a 3/8 bar: 1 and 0.5 "
         "beats; a one-beat pickup bar: one step).",
