@@ -95,7 +95,7 @@ def expert_class(numeral, sounding: bool = False) -> int:
     if not sounding and getattr(numeral, "omittedSteps", None):
         from music21 import roman
 
-        numeral = roman.RomanNumeral(re.sub(r"\[no\d+\]", "", numeral.figure), numeral.key)
+        numeral = roman.RomanNumeral(re.sub(r"\[(no\d+)+\]", "", numeral.figure), numeral.key)
     root = numeral.root().pitchClass
     intervals = {(pc - root) % 12 for pc in numeral.pitchClasses}
     if {4, 7} <= intervals:
