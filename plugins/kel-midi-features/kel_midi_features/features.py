@@ -172,16 +172,26 @@ def bar_activity(parts: list[Part], bar_start: np.ndarray, bar_end: np.ndarray, 
     return activity
 
 
-def chord_labels(profiles: np.ndarray, pitches: np.ndarray | None = None) -> np.ndarray:
-    """64-class chord per step from pitch-class profiles ``[n, 12]`` (and the 128-pitch activity ``[n, 128]``,
-    whose lowest sounding pitch is the bass) by template matching (kel_contracts.harmony: ESTIMATOR).
+def held_activity(parts: list[Part], step_start: np.ndarray, step_end: np.ndarray) -> np.ndarray:
+    """Beats each step [start, end) sounds notes begun before it (held over from an earlier step): ``[n]``."""
+    held = np.zeros(len(step_start))
+    if len(step_start) == 0:
+        return held
+    for part in parts:
+        start, end = part.onset, part.onset + part.duration
+        first = np.maximum(np.searchsorted(step_start, start, side="right") - 1, 0)
+        last = np.minimum(np.maximum(np.searchsorted(step_start, end, side="left") - 1, first), len(step_start) - 1)
+        counts = np.maximum(last - first + 1, 0)
+        note = np.repeat(np.arange(len(start)), counts)
+        step = first[note] + (np.arange(len(note)) - np.repeat(np.cumsum(counts) - counts, counts))
+        overlap = np.minimum(end[note], step_end[step]) - np.maximum(start[note], step_start[step])
+        np.add.at(held, step, np.where(start[note] < step_start[step], np.maximum(overlap, 0), 0.0))
+    return held
 
-    Score of a template = share of the energy on its chord tones - OFF_PENALTY x share off them - NOTE_PENALTY per
-    template note - SEVENTH_PENALTY for a seventh chord - SPECIAL_PENALTY for an augmented or suspended triad
-    + BASS_ROOT_BONUS when the bass is its root + BASS_TONE_BONUS when the bass is one of its tones (a triad with a
-    passing tone stays the triad; the bass decides between a triad and its relative's seventh chord). Silent steps are no chord; a best match covering less than OTHER_BELOW
-    of the energy is "other".
-    """
+
+def template_scores(profiles: np.ndarray, pitches: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(score [n, templates], share of each step's energy on each template's tones [n, templates]): the template
+    match of each step on its own (see chord_labels)."""
     total = profiles.sum(axis=1)
     normalised = profiles / np.maximum(total[:, None], 1e-9)
     on = normalised @ TEMPLATES.T
@@ -193,11 +203,82 @@ def chord_labels(profiles: np.ndarray, pitches: np.ndarray | None = None) -> np.
         has_bass = bass >= 0
         scores += HAR.BASS_ROOT_BONUS * ((TEMPLATE_ROOTS[None, :] == bass[:, None]) & has_bass[:, None])
         scores += HAR.BASS_TONE_BONUS * (TEMPLATES[:, np.maximum(bass, 0)].T > 0) * has_bass[:, None]
-    best = scores.argmax(axis=1)
-    labels = TEMPLATE_CLASSES[best].copy()
+    return scores, on
+
+
+def _joint_path(scores: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """The template of each step maximising the sum of the steps' scores less ``change[t]`` wherever step t's
+    template differs from step t - 1's (Viterbi); ties keep the previous step's template, then the lowest index."""
+    n, k = scores.shape
+    if n == 0:
+        return np.zeros(0, np.int64)
+    came = np.zeros((n, k), np.int64)
+    best = scores[0].copy()
+    index = np.arange(k)
+    for t in range(1, n):
+        j = int(best.argmax())
+        switch = best[j] - change[t]
+        stay = best >= switch
+        came[t] = np.where(stay, index, j)
+        best = np.where(stay, best, switch) + scores[t]
+    path = np.empty(n, np.int64)
+    path[-1] = int(best.argmax())
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = came[t, path[t]]
+    return path
+
+
+def _bare_fifths_from_neighbours(labels: np.ndarray, profiles: np.ndarray) -> np.ndarray:
+    """A major or minor triad whose third does not sound (a bare fifth or a bare root) takes the class of the
+    neighbouring step's chord on the same root -- the previous one, else the next -- instead of the template tie's
+    default (major)."""
+    rooted = labels < 24
+    root = labels % 12
+    rows = np.arange(len(labels))
+    bare = rooted & (profiles[rows, (root + 3) % 12] <= 0) & (profiles[rows, (root + 4) % 12] <= 0)
+    out = labels.copy()
+    resolved = ~bare
+    for order in (range(1, len(out)), range(len(out) - 2, -1, -1)):
+        for t in order:
+            near = t - 1 if order.step > 0 else t + 1
+            if not resolved[t] and resolved[near] and out[near] < NO_CHORD and out[near] % 12 == root[t]:
+                out[t], resolved[t] = out[near], True
+    return out
+
+
+def chord_labels(profiles: np.ndarray, pitches: np.ndarray | None = None,
+                 held: np.ndarray | None = None) -> np.ndarray:
+    """64-class chord of each of a piece's consecutive steps from pitch-class profiles ``[n, 12]`` (and the
+    128-pitch activity ``[n, 128]``, whose lowest sounding pitch is the bass, and the share of each step's sound
+    held over from the step before, ``[n]``; none: 0) by template matching (kel_contracts.harmony: ESTIMATOR).
+
+    Score of a template in a step = share of the energy on its chord tones - OFF_PENALTY x share off them -
+    NOTE_PENALTY per template note - SEVENTH_PENALTY for a seventh chord - SPECIAL_PENALTY for an augmented or
+    suspended triad + BASS_ROOT_BONUS when the bass is its root + BASS_TONE_BONUS when the bass is one of its tones
+    (a triad with a passing tone stays the triad; the bass decides between a triad and its relative's seventh
+    chord). The steps are labelled jointly: the templates maximising the sum of their scores less CHANGE_COST +
+    HELD_CHANGE_COST x (held-over share) at every step whose chord differs from the step before (dynamic
+    programming over the piece; a silent step costs no change). A major or minor triad whose third does not sound
+    takes its neighbour's chord on the same root. Silent steps are no chord; a chord covering less than OTHER_BELOW
+    of its step's energy is "other".
+    """
+    total = profiles.sum(axis=1)
+    scores, on = template_scores(profiles, pitches)
+    silent = total <= 0
+    held = np.zeros(len(total)) if held is None else np.asarray(held, float)
+    change = HAR.CHANGE_COST + HAR.HELD_CHANGE_COST * held
+    change[1:][silent[1:] | silent[:-1]] = 0.0
+    best = _joint_path(np.where(silent[:, None], 0.0, scores), change)
+    labels = _bare_fifths_from_neighbours(TEMPLATE_CLASSES[best].copy(), profiles)
     labels[on[np.arange(len(best)), best] < HAR.OTHER_BELOW] = OTHER_CLASS
-    labels[total <= 0] = NO_CHORD
+    labels[silent] = NO_CHORD
     return labels
+
+
+def held_share(parts: list[Part], start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Share of each step's sound (duration-weighted) held over from before the step: ``[n]`` in 0..1."""
+    total = bar_activity(parts, start, end, 12).sum(axis=1)
+    return np.divide(held_activity(parts, start, end), total, out=np.zeros_like(total), where=total > 0)
 
 
 def harmony_bars(song: Song) -> tuple[np.ndarray, np.ndarray]:
@@ -229,7 +310,8 @@ def harmony_features(song: Song, line: Part | None = None) -> tuple[np.ndarray, 
     start, end = harmony_steps(song)
     inputs = normalised_activity(bar_activity([line], start, end, HAR.CONTRACT.inputs.size))
     everything = song.pitched()
-    chords = chord_labels(bar_activity(everything, start, end, 12), bar_activity(everything, start, end, 128))
+    chords = chord_labels(bar_activity(everything, start, end, 12), bar_activity(everything, start, end, 128),
+                          held_share(everything, start, end))
     return inputs.astype(np.float32), chords.astype(np.float32)[:, None]
 
 
