@@ -22,6 +22,12 @@ the plugin supplies it (the piece's) and estimated from past notes only, the pub
     python benchmarks/melody_real.py --cv-corpus chorales --root /tmp/m21-chorales     # all 410 chorales
     python benchmarks/melody_real.py --cv-corpus essen:kinder0 --root /tmp/m21-kinder  # one Essen set (213 tunes)
     ... --jobs 3 (folds in parallel processes) --only-folds 0 1 --save-folds f.json; --combine f-*.json (pool runs)
+    python benchmarks/melody_real.py --cv-corpus idyom185 --cv-extra chorales-outside ...  # + the other 224 chorales
+
+--cv-extra adds pieces outside the corpus to every fold's training (chorales-outside: every chorale file but the
+idyom185 ones; or a collection), less those in a tune group with one of the fold's test or validation pieces;
+--cv-validation extra early-stops on extra pieces instead (every other fold trains); --finetune-lr then trains on
+the corpus alone at a lower learning rate. Not Pearce's protocol (he trains on the corpus alone): say so beside it.
 
 Extra training data leaves out every tune the dataset's grouping puts with a validation or test piece (two folk tunes
 are chorale melodies). A root is converted on first use (all 410 chorales ~68 s, all 11,538 folk tunes ~27 min with
@@ -51,7 +57,7 @@ from kelcore.training.default import DefaultTrainer, DefaultTrainerOptions, pred
 from kel_midi_features.tunes import group_by_tune, tune_patterns
 from kel_plugin_melody import MelodyTransformer
 from kel_plugin_music21_corpus import Music21CorpusDataset
-from kel_plugin_music21_corpus.dataset import source_files
+from kel_plugin_music21_corpus.dataset import COLLECTIONS, source_files
 
 # Trainer settings measured best on all chorales (docs/ML_TRAINING_GUIDE.md); the model options (transposition,
 # dropout, label smoothing) are the plugin's defaults. --set overrides any of them.
@@ -102,9 +108,10 @@ def shared_patterns(train, others) -> int:
 def without_held_out_tunes(extra, held_out):
     """``extra`` less every tune that the dataset's own grouping (kel_midi_features.group_by_tune) would put in one
     group with a validation or test tune: extra training data must not leak the held-out tunes (some folk tunes are
-    chorale melodies)."""
+    chorale melodies). Pieces that carry one group id (the dataset's grouping, by melody and, for chorales, by
+    Riemenschneider's title) are one group here too."""
     melodies = [s.targets[:, 0].astype(int) for s in held_out + extra]
-    roots = group_by_tune(melodies)
+    roots = group_by_tune(melodies, [s.group for s in held_out + extra])
     leaked = {roots[i] for i in range(len(held_out))}
     return [s for i, s in enumerate(extra) if roots[len(held_out) + i] not in leaked]
 
@@ -160,6 +167,56 @@ def corpus_selection(name: str) -> tuple[list[str], list[str] | None, str]:
     if name.startswith("essen:"):
         return ["essen"], [name.split(":", 1)[1]], PUBLISHED["essen"]
     raise SystemExit(f"--cv-corpus {name!r}: expected idyom185, chorales or essen:<file stem> (e.g. essen:kinder0)")
+
+
+def extra_selection(name: str) -> tuple[list[str], list[str] | None]:
+    """(collections, files) of a --cv-extra collection: ``chorales-outside``, the music21 chorale files that are not
+    among idyom185's (every chorale file but the plain ``bwvNNN`` files numbered 253-438, matched by
+    :func:`idyom_chorales`: 224 files), or any collection the music21corpus plugin offers, whole."""
+    if name == "chorales-outside":
+        inside = set(idyom_chorales())
+        return ["chorales"], [path.stem for path in source_files("chorales") if path.stem not in inside]
+    if name in COLLECTIONS:
+        return [name], None
+    raise SystemExit(f"--cv-extra {name!r}: expected chorales-outside or a collection ({', '.join(COLLECTIONS)})")
+
+
+def extra_validation(extra: list, corpus: list, notes: int, seed: int) -> list:
+    """Whole tune groups of ``extra`` that share no tune with any piece of ``corpus``, in a seeded order, until they
+    hold at least ``notes`` notes: a validation set for early stopping drawn from the extra pieces."""
+    groups: dict[str, list] = {}
+    for seq in without_held_out_tunes(extra, corpus):
+        groups.setdefault(seq.group, []).append(seq)
+    order = list(groups.values())
+    np.random.default_rng(seed).shuffle(order)
+    chosen: list = []
+    for members in order:
+        if sum(len(s.inputs) for s in chosen) >= notes:
+            break
+        chosen += members
+    return chosen
+
+
+def fold_sets(sequences: list, split: list[list[int]], fold: int, extra: list = (), validation: str = "corpus",
+              seed: int = 0) -> tuple[list, list, list, list]:
+    """(training, extra training, validation, test) of fold ``fold``. The fold tests; with ``validation="corpus"``
+    the next fold validates (early stopping) and the rest train; with ``validation="extra"`` every other fold
+    trains and the validation set is drawn from the extra pieces (:func:`extra_validation`, as many notes as the
+    test fold, tunes found nowhere in the corpus). The extra pieces train too, less every one in a tune group with
+    a test or validation piece (the dataset's group ids and kel_midi_features' melodic grouping): no leakage."""
+    folds = len(split)
+    held = split[(fold + 1) % folds] if validation == "corpus" else []
+    test = [sequences[i] for i in split[fold]]
+    valid = [sequences[i] for i in held]
+    out = set(split[fold]) | set(held)
+    train = [seq for i, seq in enumerate(sequences) if i not in out]
+    kept = without_held_out_tunes(list(extra), test + valid)
+    if validation == "extra":
+        valid = extra_validation(kept, sequences, sum(len(s.inputs) for s in test), seed + fold)
+        kept = without_held_out_tunes(kept, valid)
+    elif validation != "corpus":
+        raise ValueError(f"validation: corpus or extra, not {validation!r}")
+    return train, kept, valid, test
 
 
 def group_folds(sequences: list, folds: int, seed: int) -> list[list[int]]:
@@ -231,18 +288,29 @@ def interval(notes: np.ndarray, nll: np.ndarray, seed: int = 0) -> tuple[float, 
 def _train_fold(job: tuple) -> dict:
     """Worker: train on one fold's training tunes, early-stopped on its validation tunes, and score its test tunes
     (each run whole from a fresh state). Top-level so that folds can run in parallel processes (``--jobs``)."""
-    fold, train, validation, test, normalization, report, model_options, trainer_options, seed, run_dir = job
+    (fold, train, extra, left_out, validation, test, normalization, report, model_options, trainer_options, seed,
+     run_dir, finetune_lr) = job
     torch.set_num_threads(1)
     model = build_model(MelodyTransformer, model_options, seed=seed + fold)
     torch.manual_seed(seed + fold)
     started = time.perf_counter()
-    result = DefaultTrainer(trainer_options).fit(model, PreparedData(train, validation, test, normalization, report),
+    result = DefaultTrainer(trainer_options).fit(model, PreparedData(train + extra, validation, test, normalization,
+                                                                     report),
                                                  RunContext(run_dir=run_dir, seed=seed + fold, job="melody"))
+    finetune = None
+    if finetune_lr:     # a second phase on the corpus's training pieces alone, from the best weights, at a lower LR
+        second = DefaultTrainer(trainer_options.model_copy(update={"learning_rate": finetune_lr})).fit(
+            model, PreparedData(train, validation, test, normalization, report),
+            RunContext(run_dir=run_dir / "finetune", seed=seed + fold, job="melody"))
+        finetune = (second.best_epoch, second.epochs)
     notes, nll, right = piece_scores(model, test)
     base = MelodyTransformer.baseline_metrics(train, test)
     return {"fold": fold, "notes": notes, "nll": nll, "right": right, "base": base, "sizes": (len(train),
-            len(validation), len(test)), "best_epoch": result.best_epoch, "epochs": result.epochs,
-            "seconds": time.perf_counter() - started}
+            len(validation), len(test)), "extra": len(extra), "left_out": left_out, "finetune": finetune,
+            "best_epoch": result.best_epoch, "epochs": result.epochs, "seconds": time.perf_counter() - started,
+            "pieces": {"test": [[s.track_id, s.group] for s in test],
+                       "validation": [[s.track_id, s.group] for s in validation],
+                       "extra": [[s.track_id, s.group] for s in extra]}}
 
 
 def _owned(seq):
@@ -264,20 +332,22 @@ def _fold_results(work_items: list, jobs: int):
 
 def cross_validate(sequences: list, data: PreparedData, folds: int, model_options, trainer_options, seed: int,
                    work: Path, label: str, jobs: int = 1, only: list[int] | None = None,
-                   save: Path | None = None) -> dict:
+                   save: Path | None = None, extra: list = (), validate_on: str = "corpus",
+                   finetune_lr: float | None = None) -> dict:
     """k-fold CV over tune groups: fold i is the test set, fold i+1 the validation set (early stopping), the rest
-    training. Prints one line per fold; returns the pooled figures."""
+    training, plus the ``extra`` pieces outside the fold's test and validation tune groups (:func:`fold_sets`).
+    Prints one line per fold; returns the pooled figures."""
     split = group_folds(sequences, folds, seed)
-    sequences = [_owned(seq) for seq in sequences] if jobs > 1 else sequences
+    if jobs > 1:
+        sequences, extra = [_owned(seq) for seq in sequences], [_owned(seq) for seq in extra]
     work_items = []
     for fold in range(folds):
-        held = set(split[fold]) | set(split[(fold + 1) % folds])
-        work_items.append((fold, [seq for i, seq in enumerate(sequences) if i not in held],
-                           [sequences[i] for i in split[(fold + 1) % folds]], [sequences[i] for i in split[fold]],
-                           data.normalization, data.report, model_options, trainer_options, seed,
-                           work / f"{label}-fold{fold}"))
-    if only is not None:
-        work_items = [item for item in work_items if item[0] in only]
+        if only is not None and fold not in only:
+            continue
+        train, kept, valid, test = fold_sets(sequences, split, fold, extra, validate_on, seed)
+        work_items.append((fold, train, kept, len(extra) - len(kept) - (len(valid) if validate_on == "extra" else 0),
+                           valid, test, data.normalization, data.report, model_options, trainer_options, seed,
+                           work / f"{label}-fold{fold}", finetune_lr))
     results = []
     base_nll = base_right = 0.0
     for row in _fold_results(work_items, jobs):
@@ -286,13 +356,16 @@ def cross_validate(sequences: list, data: PreparedData, folds: int, model_option
         base_nll += base["bigram_bits_per_note"] * n.sum()
         base_right += base["bigram_top1"] * n.sum()
         train, validation, test = row["sizes"]
-        print(f"  fold {row['fold'] + 1:2d}/{folds}: train {train} / validation {validation} / test {test} tunes "
+        more = f" + {row['extra']} extra ({row['left_out']} left out: a test or validation tune)" if extra else ""
+        tuned = f", fine-tuned: best epoch {row['finetune'][0]} of {row['finetune'][1]}" if row["finetune"] else ""
+        print(f"  fold {row['fold'] + 1:2d}/{folds}: train {train}{more} / validation {validation} / test {test} tunes "
               f"({int(n.sum())} test notes); model {bits(loss.sum() / n.sum()):.3f} bits per note, top-1 "
               f"{hit.sum() / n.sum():.3f}; baseline bigram {base['bigram_bits_per_note']:.3f} bits, top-1 "
-              f"{base['bigram_top1']:.3f}; best epoch {row['best_epoch']} of {row['epochs']}, "
-              f"{row['seconds']:.0f} s", flush=True)
+              f"{base['bigram_top1']:.3f}; best epoch {row['best_epoch']} of {row['epochs']}"
+              f"{tuned}, {row['seconds']:.0f} s", flush=True)
     if save is not None:
-        save.write_text(json.dumps([{**{k: row[k] for k in ("fold", "best_epoch", "epochs", "seconds", "sizes")},
+        save.write_text(json.dumps([{**{k: row[k] for k in ("fold", "best_epoch", "epochs", "seconds", "sizes",
+                                                            "extra", "left_out", "finetune", "pieces")},
                                      "notes": row["notes"].tolist(), "nll": row["nll"].tolist(),
                                      "right": row["right"].tolist(),
                                      "bigram_bits_per_note": row["base"]["bigram_bits_per_note"],
@@ -319,30 +392,62 @@ def run_cv(args, settings: dict, model_options, trainer_options, work: Path) -> 
     (``--keys past``) estimated from past notes only."""
     if args.folds < 3:
         raise SystemExit("--folds: at least 3 (one fold tests, the next validates, the rest train)")
+    if args.cv_validation == "extra" and not args.cv_extra:
+        raise SystemExit("--cv-validation extra: needs --cv-extra (the pieces to validate on)")
     collections, files, published = corpus_selection(args.cv_corpus)
     root = args.root or work / "corpus"
-    whole = collections == ["chorales"]   # one conversion of all chorales serves both chorale selections
-    data = prepare(collections, root, args.cache_dir or root / ".cache", args.max_pieces, work / "data", args.seed,
-                   None if whole else files)
-    sequences = data.train + data.validation + data.test
+    cache = args.cache_dir or root / ".cache"
+    whole = collections == ["chorales"]   # one conversion of all chorales serves every chorale selection
+    extras = {name: extra_selection(name) for name in args.cv_extra}
+    if whole:   # all chorales, or (--max-pieces) the first pieces of the corpus's and of each extra's selection
+        stems = [p.stem for p in source_files("chorales")]
+        files = (files or stems)[:args.max_pieces] if args.max_pieces else files
+        chosen = None if args.max_pieces is None else sorted(
+            {stem for selection in [files] + [f for c, f in extras.values() if c == ["chorales"]]
+             for stem in (selection or stems)[:args.max_pieces]}, key=stems.index)
+        data = prepare(collections, root, cache, None, work / "data", args.seed, chosen)
+    else:
+        data = prepare(collections, root, cache, args.max_pieces, work / "data", args.seed, files)
+    everything = data.train + data.validation + data.test
+    sequences = everything
     if whole and files is not None:
         chosen_files = set(files)
         sequences = [s for s in sequences if s.track_id.split("/", 1)[1] in chosen_files]
+    corpus_ids = {s.track_id for s in sequences}
+    extra = []
+    for name, (extra_collections, extra_files) in extras.items():
+        if whole and extra_collections == ["chorales"]:      # the same conversion: the dataset's groups hold across
+            wanted = None if extra_files is None else set(extra_files)
+            more = [s for s in everything if wanted is None or s.track_id.split("/", 1)[1] in wanted]
+        else:
+            prepared = prepare(extra_collections, args.extra_root or work / name, cache, args.max_pieces,
+                               work / f"extra-{name}", args.seed, extra_files)
+            more = prepared.train + prepared.validation + prepared.test
+        taken = {s.track_id for s in extra} | corpus_ids
+        extra += [s for s in more if s.track_id not in taken]      # a piece of the corpus is never extra too
     groups = len({s.group for s in sequences})
     print(f"cross-validation: {args.cv_corpus} ({', '.join(collections)}"
           f"{f', {len(files)} source files' if files is not None else ''}): {len(sequences)} tunes in {groups} tune "
           f"groups, {sum(len(s.inputs) for s in sequences)} notes; {args.folds} folds over tune groups (test: one "
           f"fold, validation for early stopping: the next, training: the rest)")
+    if extra:
+        print(f"extra training data: {', '.join(args.cv_extra)}: {len(extra)} tunes, "
+              f"{sum(len(s.inputs) for s in extra)} notes, in every fold less those in a tune group with one of the "
+              f"fold's test or validation pieces (the dataset's groups and kel_midi_features' melodic grouping); "
+              f"validation from the {args.cv_validation}"
+              + (f"; then fine-tuned on the corpus alone at learning rate {args.finetune_lr}"
+                 if args.finetune_lr else ""))
     print("settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
     for key in args.keys:
         label = {"plugin": "key as the plugin supplies it (the piece's key)",
                  "past": "key estimated from past notes only"}[key]
         print(f"{label}:")
         chosen = sequences if key == "plugin" else [past_notes_key(s) for s in sequences]
+        more = extra if key == "plugin" else [past_notes_key(s) for s in extra]
         save = args.save_folds.with_name(f"{args.save_folds.stem}-{key}{args.save_folds.suffix}") \
             if args.save_folds else None
         row = cross_validate(chosen, data, args.folds, model_options, trainer_options, args.seed, work, key,
-                             args.jobs, args.only_folds, save)
+                             args.jobs, args.only_folds, save, more, args.cv_validation, args.finetune_lr)
         print_pooled(args.cv_corpus, label, row)
     print(published)
     return 0
@@ -405,6 +510,14 @@ def main(argv: list[str] | None = None) -> int:
                         "(each of some folds) into one figure, and exit")
     parser.add_argument("--jobs", type=int, default=1, help="with --cv-corpus: folds trained in parallel processes "
                         "(one thread each)")
+    parser.add_argument("--cv-extra", nargs="+", default=[], metavar="COLLECTION", help="with --cv-corpus: pieces "
+                        "added to training in every fold, less those in a tune group with the fold's test or "
+                        "validation pieces: chorales-outside (the chorales outside BWV 253-438) or a collection")
+    parser.add_argument("--cv-validation", choices=("corpus", "extra"), default="corpus", help="with --cv-extra: "
+                        "early stopping on the next fold (corpus) or on extra pieces whose tunes are nowhere in the "
+                        "corpus (extra: every other fold trains)")
+    parser.add_argument("--finetune-lr", type=float, help="with --cv-extra: then train on the corpus's training "
+                        "pieces alone, from the best weights, at this learning rate")
     parser.add_argument("--keys", nargs="+", choices=("plugin", "past"), default=["plugin", "past"],
                         help="with --cv-corpus: the key input as the plugin supplies it, and/or estimated from past "
                              "notes only")

@@ -192,3 +192,74 @@ def test_melody_real_quick_cross_validation_prints_the_protocol_and_the_publishe
     assert "3 folds over tune groups" in out and all(out.count(f"fold  {k}/3") == 2 for k in (1, 2, 3))
     assert "key as the plugin supplies it" in out and "key estimated from past notes only" in out
     assert "95 % interval" in out and "baseline bigram" in out and "IDyOM 1.911" in out
+
+
+def _tune(name: str, group: str, melody) -> "Sequence":
+    from kelcore.api import Sequence
+
+    melody = np.asarray(melody, np.float32)
+    return Sequence(name, np.zeros((len(melody), 4), np.float32), melody[:, None], group)
+
+
+def test_extra_pieces_never_share_a_tune_group_with_the_folds_test_or_validation_pieces():
+    """Extra training pieces in the same group as a test or validation piece (by the dataset's group id, or by
+    melody under another id: the same hymn tune elsewhere) are left out of that fold, and only of that fold."""
+    bench = _melody_real()
+    rng = np.random.default_rng(1)
+    melodies = [60 + rng.integers(-7, 8, 40).cumsum() % 24 for _ in range(12)]
+    corpus = [_tune(f"chorales/bwv{300 + i}", f"g{i}", melodies[i]) for i in range(12)]
+    split = bench.group_folds(corpus, 4, seed=0)
+    extra = [_tune("chorales/bwv1.6", corpus[split[0][0]].group, 60 + rng.integers(-7, 8, 40).cumsum() % 24),
+             _tune("chorales/bwv2.6", "other", melodies[split[1][0]]),       # a validation tune under another id
+             _tune("chorales/bwv3.6", "new", 60 + rng.integers(-7, 8, 40).cumsum() % 24)]
+    train, kept, valid, test = bench.fold_sets(corpus, split, 0, extra)
+    assert [s.track_id for s in kept] == ["chorales/bwv3.6"]
+    assert {s.track_id for s in test} == {corpus[i].track_id for i in split[0]}
+    assert {s.track_id for s in valid} == {corpus[i].track_id for i in split[1]}
+    assert len(train) == 12 - len(test) - len(valid)
+    _, kept, _, _ = bench.fold_sets(corpus, split, 2, extra)                 # another fold: all three train
+    assert len(kept) == 3
+    train, kept, valid, test = bench.fold_sets(corpus, split, 0, extra, validation="extra")
+    assert len(train) == 12 - len(test) and [s.track_id for s in valid] == ["chorales/bwv3.6"]  # no corpus twin
+    assert [s.track_id for s in kept] == ["chorales/bwv2.6"]      # its twin trains now: no longer held out
+
+
+@pytest.fixture(scope="module")
+def cv_extra_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("m21-cv-extra")
+
+
+@pytest.mark.parametrize("options", [[], ["--cv-validation", "extra", "--finetune-lr", "0.001"]],
+                         ids=["validation-corpus", "validation-extra-finetuned"])
+def test_melody_real_quick_cv_extra_trains_on_the_other_chorales_without_leaking_a_tune(cv_extra_root, tmp_path,
+                                                                                         options):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    bench = _melody_real()
+    save = tmp_path / "folds.json"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "melody_real.py"), "--quick", "--cv-corpus",
+                           "idyom185", "--cv-extra", "chorales-outside", "--folds", "3", "--max-pieces", "9",
+                           "--keys", "plugin", "--root", str(cv_extra_root), "--save-folds", str(save), *options],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "extra training data: chorales-outside: 9 tunes" in done.stdout
+    assert ("validation from the extra" in done.stdout) == bool(options)
+    assert ("fine-tuned: best epoch" in done.stdout) == bool(options)
+    inside = set(bench.idyom_chorales())
+    rows = json.loads((tmp_path / "folds-plugin.json").read_text())
+    assert sorted(row["fold"] for row in rows) == [0, 1, 2]
+    tested = [piece for row in rows for piece, _ in row["pieces"]["test"]]
+    assert len(tested) == len(set(tested)) == 9 and all(p.split("/")[1] in inside for p in tested)
+    for row in rows:
+        held = {group for side in ("test", "validation") for _, group in row["pieces"][side]}
+        extra = row["pieces"]["extra"]
+        assert extra and all(piece.split("/")[1] not in inside for piece, _ in extra)   # BWV 253-438 never extra
+        assert not held & {group for _, group in extra}                                 # no leaked tune group
+        if options:     # validation from extra pieces, none of them in training as well
+            validation = {p for p, _ in row["pieces"]["validation"]}
+            assert validation and not {p.split("/")[1] for p in validation} & inside
+            assert not validation & {p for p, _ in extra}
