@@ -114,3 +114,27 @@ def test_the_juce_adapter_compiles_against_juce(tmp_path):
                      f"-I{JUCE_MODULES}", f"-I{native_dir()}", f"-I{features_dir()}", "-isystem", str(RTNEURAL_DIR),
                      "-isystem", str(RTNEURAL_DIR / "modules" / "Eigen"), "-DRTNEURAL_USE_EIGEN=1", str(source)])
     assert compiled.returncode == 0, compiled.stderr[-6000:]
+
+
+def test_a_build_is_cached_by_content_so_another_checkout_reuses_it(tmp_path):
+    """kel_runtime.build keys a binary by the headers' content, not their folder's path: a fresh clone elsewhere (CI)
+    reuses what this checkout built; a changed header builds again."""
+    from kel_runtime.build import build
+
+    def checkout(name: str, value: int) -> tuple[Path, list[str]]:
+        folder = tmp_path / name / "native"
+        folder.mkdir(parents=True)
+        (folder / "value.h").write_text(f"inline int value() {{ return {value}; }}\n")
+        (folder / "main.cpp").write_text('#include "value.h"\nint main() { return value(); }\n')
+        return folder / "main.cpp", ["-std=c++17", "-Wall", "-Wextra", f"-I{folder}"]
+
+    def built(name: str, value: int) -> Path:
+        source, flags = checkout(name, value)
+        return build(source, flags, tmp_path / "cache", inputs=[source.parent / "value.h"])
+
+    first = built("a", 3)
+    second = built("b", 3)
+    assert second == first and len(list((tmp_path / "cache").iterdir())) == 1
+    changed = built("c", 4)
+    assert changed != first
+    assert subprocess.run([str(first)]).returncode == 3 and subprocess.run([str(changed)]).returncode == 4

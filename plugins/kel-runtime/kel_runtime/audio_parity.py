@@ -14,7 +14,6 @@ from kel_audio_features import features_at_host_rate
 
 from . import build, native_dir
 
-FLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off")
 DRIVER = "drivers/audio_driver.cpp"
 PCM_MAGIC = b"KELPCM01"
 VEC_MAGIC = b"KELVEC01"
@@ -29,7 +28,7 @@ def build_audio_driver(build_dir: Path, cxx: str | None = None) -> Path:
     """Compile the driver into ``build_dir`` (cached by the hash of its sources, flags and compiler). Raises
     :class:`kel_runtime.build.BuildError`."""
     contracts = kel_contracts.native_dir()
-    return build.build(native_dir() / DRIVER, [*FLAGS, f"-I{contracts}"], build_dir,
+    return build.build(native_dir() / DRIVER, [*build.DRIVER_FLAGS, f"-I{contracts}"], build_dir,
                        inputs=[contracts / h for h in HEADERS], cxx=cxx)
 
 

@@ -12,9 +12,13 @@ import shlex
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
-__all__ = ["BuildError", "compiler", "build"]
+__all__ = ["BuildError", "DRIVER_FLAGS", "compiler", "build", "portable_flags"]
+
+# The parity drivers' flags: warnings are errors, and no fused multiply-add (-ffp-contract=off), so that the C++
+# features round as training's numpy does.
+DRIVER_FLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off")
 
 
 class BuildError(RuntimeError):
@@ -29,17 +33,37 @@ def compiler(cxx: str | None = None) -> list[str]:
     return command
 
 
+def portable_flags(flags: Sequence[str], inputs: Sequence[Path]) -> list[str]:
+    """``flags`` with every folder that holds ``inputs`` written as a hash of the files it contributes instead of its
+    path: the same sources in another checkout (CI's fresh clone, a user's second copy) share one cache entry, and
+    two folders are never confused (their files differ, or they are interchangeable)."""
+    folders: dict[str, Any] = {}
+    for path in inputs:
+        folder = folders.setdefault(str(path.parent), hashlib.sha256())
+        folder.update(path.name.encode() + b"\0" + path.read_bytes())
+    tokens = sorted(((name, f"<headers:{h.hexdigest()[:16]}>") for name, h in folders.items()),
+                    key=lambda item: len(item[0]), reverse=True)   # a subfolder before its parent
+    portable = []
+    for flag in flags:
+        for name, token in tokens:
+            flag = flag.replace(name, token)
+        portable.append(flag)
+    return portable
+
+
 def build(source: Path, flags: Sequence[str], build_dir: Path, *, inputs: Iterable[Path] = (), key: str = "",
           name: str | None = None, cxx: str | None = None) -> Path:
     """Compile ``source`` with ``flags`` into ``build_dir``; the binary is named ``<name>-<hash>`` (``name``
     defaults to the source's stem), the hash covering the compiler command, the flags, the source, every file of
     ``inputs`` (headers) and ``key`` (anything else the binary depends on). A binary already there is returned as it
     is; a new one is written under a temporary name and moved into place, so concurrent builders never see half a
-    binary. Raises :class:`BuildError`."""
+    binary. Folders of ``inputs`` named in the flags count by content, not path (:func:`portable_flags`). Raises
+    :class:`BuildError`."""
     command = compiler(cxx)
     source = Path(source)
-    digest = hashlib.sha256(" ".join([*command, *flags]).encode() + b"\0" + key.encode())
-    for path in [source, *sorted(Path(p) for p in inputs)]:
+    inputs = sorted(Path(p) for p in inputs)
+    digest = hashlib.sha256(" ".join([*command, *portable_flags(flags, inputs)]).encode() + b"\0" + key.encode())
+    for path in [source, *inputs]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ from kel_midi_features import (MODELS, MidiError, Song, TooShort, emotion_proxy,
 
 from . import build, native_dir
 
-FLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off")
 DRIVER = "drivers/midi_driver.cpp"
 HEADERS = ("KelMidiFeatures.h", "KelContracts.h")
 
@@ -24,7 +23,7 @@ def build_midi_driver(build_dir: Path, cxx: str | None = None) -> Path:
     """Compile the driver with g++ (or ``cxx`` / $CXX); cached in ``build_dir`` by a hash of the sources, compiler
     and flags. Raises :class:`kel_runtime.build.BuildError` with the compiler's output when it fails."""
     contracts = kel_contracts.native_dir()
-    return build.build(native_dir() / DRIVER, [*FLAGS, f"-I{contracts}"], build_dir,
+    return build.build(native_dir() / DRIVER, [*build.DRIVER_FLAGS, f"-I{contracts}"], build_dir,
                        inputs=[contracts / h for h in HEADERS], cxx=cxx)
 
 
