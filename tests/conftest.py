@@ -39,6 +39,17 @@ def rtneural_dir() -> Path | None:
     return vendored if (vendored / "RTNeural" / "RTNeural.h").is_file() else None
 
 
+def build_cxx(source: Path, flags: list[str], inputs: list[Path], name: str | None = None) -> Path:
+    """Compile a test's C++ ``source`` with ``flags`` through kel_runtime.build's cache ($KEL_RUNTIME_CACHE, else
+    ~/.cache/kel-runtime), keyed by the compiler, the flags and the content of ``source`` and ``inputs`` (headers):
+    an unchanged build is not redone, in this checkout or a fresh clone. Flags that judge warnings hold -Werror, so a
+    cached binary was built warning-free. Raises kel_runtime.build.BuildError with the compiler's output."""
+    from kel_runtime import build
+    from kel_runtime.stream import cache_root
+
+    return build.build(source, flags, cache_root() / "tests", inputs=inputs, name=name)
+
+
 RTNEURAL_DIR = rtneural_dir()
 NO_RTNEURAL = "no RTNeural: set RTNEURAL_DIR to a checkout, or provide ../shared/vendor/RTNeural"
 needs_rtneural = pytest.mark.skipif(RTNEURAL_DIR is None, reason=NO_RTNEURAL)

@@ -250,19 +250,22 @@ def test_export_untrained_cli_writes_five_valid_files_and_a_header(kelcore, tmp_
         assert (out / name).is_file(), name
 
 
-def build_example(folder: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["g++", "-std=c++17", "-O2", "-Wall", "-Wextra", "-ffp-contract=off", f"-I{folder}", *extra,
-                           str(folder / "example_plugin_side.cpp"), "-o", str(folder / "example")],
-                          capture_output=True, text=True)
+def build_example(folder: Path, *extra: str) -> Path:
+    """The folder's example_plugin_side.cpp compiled with only the folder on the include path (and ``extra``),
+    warnings as errors; cached by content (conftest.build_cxx)."""
+    from conftest import build_cxx
+
+    return build_cxx(folder / "example_plugin_side.cpp",
+                     ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off", f"-I{folder}", *extra],
+                     sorted(folder.glob("*.h")), name="example_plugin_side")
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
 def test_the_plugin_folder_example_builds_and_runs_from_the_exported_folder_alone(kelcore, tmp_path):
     out = tmp_path / "plugin"
     assert kelcore("export", "--untrained", "--seed", "0", "--out", str(out), "--cpp").returncode == 0
-    build = build_example(out)
-    assert build.returncode == 0 and build.stderr == "", build.stderr       # warning-free with only the folder
-    run = subprocess.run([str(out / "example"), str(out)], capture_output=True, text=True)
+    example = build_example(out)                                            # warning-free with only the folder
+    run = subprocess.run([str(example), str(out)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "loaded 5 models (RTNeural: no, features only)" in run.stdout
     assert run.stdout.count("emotion (normalised) features:") == 4        # 2.2 s of audio: a vector per 0.5 s
@@ -271,10 +274,9 @@ def test_the_plugin_folder_example_builds_and_runs_from_the_exported_folder_alon
     if RTNEURAL_DIR is None:
         pytest.skip(f"{NO_RTNEURAL}: the example ran without RTNeural (features only)")
     root = RTNEURAL_DIR
-    build = build_example(out, f"-I{root}", f"-I{root / 'modules' / 'Eigen'}", "-DRTNEURAL_USE_EIGEN=1",
-                          "-DRTNEURAL_DEFAULT_ALIGNMENT=16", "-DEIGEN_STACK_ALLOCATION_LIMIT=0", "-w")
-    assert build.returncode == 0, build.stderr
-    run = subprocess.run([str(out / "example"), str(out)], capture_output=True, text=True)
+    example = build_example(out, f"-I{root}", f"-I{root / 'modules' / 'Eigen'}", "-DRTNEURAL_USE_EIGEN=1",
+                            "-DRTNEURAL_DEFAULT_ALIGNMENT=16", "-DEIGEN_STACK_ALLOCATION_LIMIT=0", "-w")
+    run = subprocess.run([str(example), str(out)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "loaded 5 models (RTNeural: yes)" in run.stdout
     # what the plugin saw without waiting depends on how late the inference thread ran; after finish() the last
@@ -288,5 +290,5 @@ def test_the_plugin_folder_example_builds_and_runs_from_the_exported_folder_alon
     stale = json.loads((out / "GroovePredictor.json").read_text())
     stale["metadata"]["feature_contract"]["version"] = "1.0.0"
     (out / "GroovePredictor.json").write_text(json.dumps(stale))
-    refused = subprocess.run([str(out / "example"), str(out)], capture_output=True, text=True)
+    refused = subprocess.run([str(example), str(out)], capture_output=True, text=True)
     assert refused.returncode == 2 and "trained on feature contract 1.0.0" in refused.stderr

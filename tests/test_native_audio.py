@@ -19,7 +19,7 @@ from kel_contracts import emotion as C, native_dir
 from kel_audio_features import EmotionAudioDataset, dsp, features_at_host_rate, log_mel, pool, resample
 from kel_runtime import audio_parity as native, native_dir as runtime_dir
 from kel_runtime.build import BuildError, compiler
-from conftest import RTNEURAL_DIR, needs_rtneural
+from conftest import RTNEURAL_DIR, build_cxx, needs_rtneural
 
 try:
     COMPILER = compiler()[0]
@@ -129,12 +129,10 @@ def test_feature_cache_key_holds_the_contract():
 # C++ against Python
 # --------------------------------------------------------------------------- #
 @needs_cxx
-def test_header_compiles_warning_free_with_native_optimisation(tmp_path):
+def test_header_compiles_warning_free_with_native_optimisation():
     source = runtime_dir() / "drivers" / "audio_driver.cpp"
-    result = subprocess.run([COMPILER, "-std=c++17", "-O3", "-march=native", "-Wall", "-Wextra", "-Werror",
-                             f"-I{native_dir()}", "-c", str(source), "-o", str(tmp_path / "driver.o")],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    build_cxx(source, ["-std=c++17", "-O3", "-march=native", "-Wall", "-Wextra", "-Werror", f"-I{native_dir()}", "-c"],
+              sorted(native_dir().glob("*.h")), name="audio_driver-o3-native.o")
 
 
 @needs_cxx
@@ -270,11 +268,9 @@ def test_plugin_emotion_path_matches_pytorch(demo_mono, tmp_path):
         outputs = model(torch.from_numpy(standardised)[None])[0]
     valence, arousal = (v.numpy() for v in expected_position(outputs))
 
-    binary = tmp_path / "emotion_host"
     (tmp_path / "emotion_host.cpp").write_text(EMOTION_HOST)
-    build = subprocess.run([COMPILER, *compile_flags(RTNEURAL_DIR, native_dir()), "-ffp-contract=off",
-                            str(tmp_path / "emotion_host.cpp"), "-o", str(binary)], capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr[-4000:]
+    binary = build_cxx(tmp_path / "emotion_host.cpp", [*compile_flags(RTNEURAL_DIR, native_dir()), "-ffp-contract=off"],
+                       sorted([*native_dir().glob("*.h"), *runtime_dir().glob("*.h")]))
     native.write_pcm(tmp_path / "song.pcm", samples, rate)
     run = subprocess.run([str(binary), str(exported), str(tmp_path / "song.pcm"), str(tmp_path / "va.txt")],
                          capture_output=True, text=True)
@@ -356,13 +352,15 @@ def test_pop_features_on_another_thread_is_race_free_under_thread_sanitizer(tmp_
     """The FIFO between process() (audio thread) and popFeatures() (inference thread): TSan reports no race and
     the popped vectors are the single-threaded ones, in order."""
     (tmp_path / "two_threads.cpp").write_text(TWO_THREADS)
-    build = subprocess.run([COMPILER, "-std=c++17", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fsanitize=thread",
-                            "-pthread", f"-I{native_dir()}", str(tmp_path / "two_threads.cpp"), "-o",
-                            str(tmp_path / "two_threads")], capture_output=True, text=True)
-    if build.returncode != 0 and "tsan" in build.stderr.lower():
-        pytest.skip(f"ThreadSanitizer's runtime is not installed: {build.stderr.strip()[-200:]}")
-    assert build.returncode == 0, build.stderr[-4000:]
-    run = subprocess.run([str(tmp_path / "two_threads")], capture_output=True, text=True, timeout=300,
+    try:
+        binary = build_cxx(tmp_path / "two_threads.cpp", ["-std=c++17", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+                                                           "-fsanitize=thread", "-pthread", f"-I{native_dir()}"],
+                           sorted(native_dir().glob("*.h")))
+    except BuildError as error:
+        if "tsan" in str(error).lower():
+            pytest.skip(f"ThreadSanitizer's runtime is not installed: {str(error).strip()[-200:]}")
+        raise
+    run = subprocess.run([str(binary)], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "TSAN_OPTIONS": "halt_on_error=1 exitcode=66"})
     assert "ThreadSanitizer" not in run.stderr, run.stderr[-4000:]
     assert run.returncode == 0, run.stdout + run.stderr[-2000:]

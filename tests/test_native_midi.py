@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import kel_contracts
-from conftest import SHARED
+from conftest import SHARED, build_cxx
 from kel_contracts import dynamics as DYN
 from kel_contracts import groove as GRV
 from kel_contracts import melody as MEL
@@ -156,12 +156,11 @@ def test_driver_selftest_decoders_and_allocation_counter(driver):
 
 @needs_gxx
 @pytest.mark.parametrize("flags", [["-O3", "-march=native"], ["-O0"]])
-def test_header_is_warning_free(tmp_path, flags):
+def test_header_is_warning_free(flags):
     native = kel_contracts.native_dir()
-    command = ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wshadow", *flags, f"-I{native}",
-               str(runtime_dir() / "drivers" / "midi_driver.cpp"), "-o", str(tmp_path / "d")]
-    done = subprocess.run(command, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    build_cxx(runtime_dir() / "drivers" / "midi_driver.cpp",
+              ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wshadow", *flags, f"-I{native}"],
+              sorted(native.glob("*.h")), name=f"midi_driver{''.join(flags)}")
 
 
 def test_build_is_cached_by_source_hash(tmp_path):
@@ -383,10 +382,8 @@ def test_cpp_time_arithmetic_is_trainings_bit_for_bit(tmp_path):
 
     native = kel_contracts.native_dir()
     (tmp_path / "probe.cpp").write_text(TIMING_PROBE)
-    build = subprocess.run(["g++", "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off",
-                            f"-I{native}", str(tmp_path / "probe.cpp"), "-o", str(tmp_path / "probe")],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr
+    probe = build_cxx(tmp_path / "probe.cpp", ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off",
+                                               f"-I{native}"], sorted(native.glob("*.h")))
     rng = np.random.default_rng(0)
     n = 4000
     resolution = rng.choice([96, 192, 384, 480, 960, 1024, 220], n)
@@ -402,7 +399,7 @@ def test_cpp_time_arithmetic_is_trainings_bit_for_bit(tmp_path):
     next_ppq = ppq + (true_change * qpm + (frames - true_change) * next_qpm) / 60 / rate
     columns = (ppq, offset, qpm, rate, frames, next_ppq, next_qpm)
     lines = "\n".join(" ".join(float(c).hex() for c in row) for row in zip(*columns))
-    run = subprocess.run([str(tmp_path / "probe")], input=lines + "\n", capture_output=True, text=True)
+    run = subprocess.run([str(probe)], input=lines + "\n", capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     rows = [line.split() for line in run.stdout.splitlines()]
     assert len(rows) == n
