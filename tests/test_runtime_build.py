@@ -128,9 +128,14 @@ def test_a_build_is_cached_by_content_so_another_checkout_reuses_it(tmp_path):
         (folder / "main.cpp").write_text('#include "value.h"\nint main() { return value(); }\n')
         return folder / "main.cpp", ["-std=c++17", "-Wall", "-Wextra", f"-I{folder}"]
 
+    library = tmp_path / "library"             # an include folder outside the inputs, reached through a symlink
+    library.mkdir()
+    (tmp_path / "link").symlink_to(library)
+
     def built(name: str, value: int) -> Path:
         source, flags = checkout(name, value)
-        return build(source, flags, tmp_path / "cache", inputs=[source.parent / "value.h"])
+        path = library if name == "a" else tmp_path / "link"
+        return build(source, [*flags, f"-I{path}"], tmp_path / "cache", inputs=[source.parent / "value.h"])
 
     first = built("a", 3)
     second = built("b", 3)

@@ -166,11 +166,17 @@ def one_bar_grid(score) -> list[str]:
     return repairs
 
 
-def score_notes(score) -> list[dict]:
-    """One dict per part: name, program and notes (onset, duration in quarter notes, MIDI pitch, velocity)."""
+def score_notes(score, in_place: bool = False) -> list[dict]:
+    """One dict per part: name, program and notes (onset, duration in quarter notes, MIDI pitch, velocity).
+    ``in_place``: tied notes are merged and transposing parts sounded in ``score`` itself, sparing a copy of the
+    score (most of a conversion's time) where the caller has no further use for it."""
     from music21 import harmony
 
-    score = score.toSoundingPitch(inPlace=False).stripTies(inPlace=False)   # transposing instruments sound
+    if not in_place:
+        score = score.stripTies(inPlace=False)
+    else:
+        score.stripTies(inPlace=True)
+    score.toSoundingPitch(inPlace=True)      # transposing instruments sound
     parts = list(score.parts) or [score]
     out = []
     for number, part in enumerate(parts):
@@ -203,9 +209,9 @@ def tempo_marks(score) -> list[tuple[float, float]]:
     return marks
 
 
-def score_to_midi(score) -> bytes:
+def score_to_midi(score, in_place: bool = False) -> bytes:
     """The score as type-1 MIDI bytes: a conductor track (tempo, the bar grid as time signatures) and one track per
-    part, named as the score names it."""
+    part, named as the score names it. ``in_place``: see :func:`score_notes`."""
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS)
     conductor = mido.MidiTrack()
     events = [(int(round(float(t) * TICKS)), 0, mido.MetaMessage("time_signature", numerator=n, denominator=d, time=0))
@@ -213,7 +219,7 @@ def score_to_midi(score) -> bytes:
     events += [(int(round(t * TICKS)), 1, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(q), time=0))
                for t, q in tempo_marks(score)]
     midi.tracks.append(_timed(conductor, events))
-    for index, part in enumerate(score_notes(score)):
+    for index, part in enumerate(score_notes(score, in_place)):
         channel = index if index < 9 else index + 1
         channel %= 16
         events = [(0, 0, mido.MetaMessage("track_name", name=part["name"], time=0)),
@@ -238,7 +244,7 @@ def _timed(track: mido.MidiTrack, events: list) -> mido.MidiTrack:
     return track
 
 
-def write_score(score, path: Path) -> Path:
+def write_score(score, path: Path, in_place: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(score_to_midi(score))
+    path.write_bytes(score_to_midi(score, in_place))
     return path

@@ -141,7 +141,8 @@ def convert_source(job: tuple[str, str, str, int | None]) -> list[dict]:
         if repairs:
             entry["repaired"] = repairs
         try:
-            midi = write_score(score, Path(out) / "midi" / collection / f"{source_path.stem}{suffix}.mid")
+            midi = write_score(score, Path(out) / "midi" / collection / f"{source_path.stem}{suffix}.mid",
+                               in_place=True)                         # the score is not used again
         except Exception as exc:  # noqa: BLE001
             pieces.append({**entry, "problem": f"could not be written as MIDI: {type(exc).__name__}: {exc}"})
             continue

@@ -47,8 +47,16 @@ def portable_flags(flags: Sequence[str], inputs: Sequence[Path]) -> list[str]:
     for flag in flags:
         for name, token in tokens:
             flag = flag.replace(name, token)
-        portable.append(flag)
+        portable.append(_real(flag))
     return portable
+
+
+def _real(flag: str) -> str:
+    """An include folder outside the inputs (RTNeural) by its real path: ``../shared`` reached through a symlink
+    from another clone is the same checkout."""
+    prefix = "-I" if flag.startswith("-I") else ""
+    folder = flag[len(prefix):]
+    return prefix + os.path.realpath(folder) if folder.startswith("/") and os.path.isdir(folder) else flag
 
 
 def build(source: Path, flags: Sequence[str], build_dir: Path, *, inputs: Iterable[Path] = (), key: str = "",
