@@ -33,14 +33,14 @@ def compiler(cxx: str | None = None) -> list[str]:
     return command
 
 
-def portable_flags(flags: Sequence[str], inputs: Sequence[Path]) -> list[str]:
-    """``flags`` with every folder that holds ``inputs`` written as a hash of the files it contributes instead of its
+def portable_flags(flags: Sequence[str], inputs: dict[Path, bytes]) -> list[str]:
+    """``flags`` with every folder that holds ``inputs`` (path -> content) written as a hash of the files it contributes instead of its
     path: the same sources in another checkout (CI's fresh clone, a user's second copy) share one cache entry, and
     two folders are never confused (their files differ, or they are interchangeable)."""
     folders: dict[str, Any] = {}
-    for path in inputs:
+    for path, content in inputs.items():
         folder = folders.setdefault(str(path.parent), hashlib.sha256())
-        folder.update(path.name.encode() + b"\0" + path.read_bytes())
+        folder.update(path.name.encode() + b"\0" + content)
     tokens = sorted(((name, f"<headers:{h.hexdigest()[:16]}>") for name, h in folders.items()),
                     key=lambda item: len(item[0]), reverse=True)   # a subfolder before its parent
     portable = []
@@ -69,10 +69,11 @@ def build(source: Path, flags: Sequence[str], build_dir: Path, *, inputs: Iterab
     :class:`BuildError`."""
     command = compiler(cxx)
     source = Path(source)
-    inputs = sorted(Path(p) for p in inputs)
-    digest = hashlib.sha256(" ".join([*command, *portable_flags(flags, inputs)]).encode() + b"\0" + key.encode())
-    for path in [source, *inputs]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    contents = {path: path.read_bytes() for path in [source, *sorted(Path(p) for p in inputs)]}
+    headers = {path: content for path, content in contents.items() if path != source}
+    digest = hashlib.sha256(" ".join([*command, *portable_flags(flags, headers)]).encode() + b"\0" + key.encode())
+    for path, content in contents.items():
+        digest.update(path.name.encode() + b"\0" + content)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     binary = build_dir / f"{name or source.stem}-{digest.hexdigest()[:16]}"
