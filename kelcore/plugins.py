@@ -9,8 +9,10 @@ no external plugin). Built-in components register after external plugins.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -241,3 +243,28 @@ def get_registry(reload: bool = False) -> Registry:
     if _REGISTRY is None or reload:
         _REGISTRY = load_registry()
     return _REGISTRY
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions_by_package(search_path: tuple[str, ...]) -> dict[str, list[str]]:
+    # importlib.metadata.packages_distributions() reads every installed distribution's file list (torch's alone has
+    # tens of thousands of lines): about 0.4 s a call. Once per sys.path is enough: what it finds changes only when
+    # the path does (a test or an embedding host adding a folder)
+    return metadata.packages_distributions()
+
+
+def provider_of(cls: type) -> dict[str, str]:
+    """``{"name", "version"}`` of the installed distribution that provides ``cls``: the registry's record when ``cls``
+    is a registered component (``BUILTIN_DIST`` for the core's own), else the import package's distribution metadata,
+    else its top-level module with version "unknown"."""
+    for components in get_registry().components.values():
+        for component in components.values():
+            if component.obj is cls:
+                return {"name": component.distribution, "version": str(component.version)}
+    top = cls.__module__.split(".")[0]
+    for name in _distributions_by_package(tuple(sys.path)).get(top, []):
+        try:
+            return {"name": name, "version": metadata.version(name)}
+        except metadata.PackageNotFoundError:
+            continue
+    return {"name": top, "version": "unknown"}

@@ -91,3 +91,23 @@ def test_duplicate_names_are_an_error_naming_both_distributions(kelcore, plugin_
 def test_unknown_name_message_suggests_the_closest():
     assert unknown_name_message("models", "grove", ["emotion", "groove"]) == (
         "unknown model 'grove'; installed: emotion, groove; did you mean 'groove'?")
+
+
+def test_provider_of_finds_a_distribution_put_on_the_path_after_an_earlier_lookup(tmp_path, monkeypatch):
+    """provider_of caches the installed packages' map (reading it costs ~0.4 s), per sys.path: a folder added later
+    (a test, an embedding host) is still seen, with its distribution's name and version."""
+    import importlib
+
+    from kelcore.api import SequenceModel
+    from kelcore.plugins import provider_of
+
+    provider_of(SequenceModel)  # fills the cache for the path as it was
+    (tmp_path / "kel_late_pkg").mkdir()
+    (tmp_path / "kel_late_pkg" / "__init__.py").write_text("class Late:\n    pass\n")
+    info = tmp_path / "kel_late_pkg-1.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: kel-late-pkg\nVersion: 1.2\n")
+    (info / "top_level.txt").write_text("kel_late_pkg\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    late = importlib.import_module("kel_late_pkg").Late
+    assert provider_of(late) == {"name": "kel-late-pkg", "version": "1.2"}

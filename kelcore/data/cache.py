@@ -130,23 +130,10 @@ def _extracted():
 
 
 def provider_of_class(cls: type) -> dict[str, str]:
-    """``{"name", "version"}`` of the installed distribution that provides ``cls``: the registry's record when
-    ``cls`` is a registered component, else the import package's distribution metadata, else its top module."""
-    from importlib import metadata
+    """``{"name", "version"}`` of the installed distribution that provides ``cls`` (kelcore.plugins.provider_of)."""
+    from ..plugins import provider_of
 
-    from ..plugins import get_registry
-
-    for components in get_registry().components.values():
-        for component in components.values():
-            if component.obj is cls:
-                return {"name": component.distribution, "version": str(component.version)}
-    top = cls.__module__.split(".")[0]
-    for name in metadata.packages_distributions().get(top, []):
-        try:
-            return {"name": name, "version": metadata.version(name)}
-        except metadata.PackageNotFoundError:
-            continue
-    return {"name": top, "version": "unknown"}
+    return provider_of(cls)
 
 
 def code_digest(function: Any) -> str:

@@ -35,22 +35,10 @@ class ConformanceSkip(Exception):
 
 def distribution_of(cls: type) -> str:
     """The installed distribution that provides ``cls`` (registry first, then the import package's metadata)."""
-    from ..plugins import BUILTIN_DIST, get_registry
+    from ..plugins import BUILTIN_DIST, provider_of
 
-    for components in get_registry().components.values():
-        for component in components.values():
-            if component.obj is cls:
-                return "kelcore" if component.distribution == BUILTIN_DIST else component.distribution
-    top = cls.__module__.split(".")[0]
-    try:
-        from importlib.metadata import packages_distributions
-
-        names = packages_distributions().get(top)
-        if names:
-            return names[0]
-    except Exception:  # noqa: BLE001 - a best-effort name
-        pass
-    return top
+    name = provider_of(cls)["name"]
+    return "kelcore" if name == BUILTIN_DIST else name
 
 
 def describe(cls: type) -> str:
