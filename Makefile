@@ -32,7 +32,7 @@ $(STAMP): $(BIN)/python $(PLUGIN_LIST) pyproject.toml constraints.txt $(PLUGIN_P
 setup: $(STAMP)
 
 test: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 # demo-data/ is this Makefile's own folder (make clean removes it): --force, so that a folder written by an older
 # kelcore (before folders were marked as kelcore's) is written again

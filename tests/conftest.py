@@ -28,6 +28,23 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 KELCORE_BIN = Path(sys.executable).with_name("kelcore")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files marked ``runs_long(seconds)`` first, longest first, then the others by their number of tests.
+
+    Why: `make test` runs ``--dist loadfile --no-loadscope-reorder``, so its workers take whole files in this order.
+    xdist's own order (by number of tests) put the quickstart file, one test of 73 s, last: the other worker sat idle
+    for 68 s of a 311 s run. Longest first lets both workers finish together; the seconds only order the files."""
+    by_file: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.path, []).append(item)
+
+    def order(path: Path) -> tuple[float, int]:
+        runs_long = by_file[path][0].get_closest_marker("runs_long")
+        return -(runs_long.args[0] if runs_long else 0), -len(by_file[path])
+
+    items[:] = [item for path in sorted(by_file, key=order) for item in by_file[path]]
+
+
 def rtneural_dir() -> Path | None:
     """The RTNeural checkout every native test builds against: $RTNEURAL_DIR when set, else the pinned snapshot in
     ../shared/vendor/RTNeural (with its Eigen and json copies; read-only there: builds go to pytest's temporary

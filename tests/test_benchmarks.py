@@ -10,6 +10,8 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = pytest.mark.runs_long(21)  # see conftest.pytest_collection_modifyitems
+
 BENCHMARKS = sorted((REPO / "benchmarks").glob("*.py"))
 EXPECTED = {
     "preprocess_midi.py": ["straightforward pretty_midi", "kelcore, warm cache", "ratio kelcore (cold) / straightforward"],

@@ -15,6 +15,8 @@ from kelcore.testing import (ConformanceError, check_output_size, check_paramete
 from plugins.kel_test_plugin import DropoutDynamics
 from plugins.kel_wrong_plugin import ExtraBiasHarmony, OffByOneDynamics, StackedGroove, WideGroove
 
+pytestmark = pytest.mark.runs_long(21)  # see conftest.pytest_collection_modifyitems
+
 IN_REPO = ["dynamics", "emotion", "groove", "harmony", "melody"]
 MODELS = [get_registry().get("models", name).obj for name in IN_REPO]
 

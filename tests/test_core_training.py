@@ -14,6 +14,8 @@ from torch import nn
 from conftest import KELCORE_BIN
 from kelcore.training import CheckpointManager, EarlyStopping, TrainingMetrics
 
+pytestmark = pytest.mark.runs_long(37)  # see conftest.pytest_collection_modifyitems
+
 PIPELINE = """\
 [run]
 name = "toy"

@@ -17,6 +17,8 @@ from kel_plugin_pmemo import PmemoDataset
 from kelcore import get_spec
 from kelcore.api import RunContext
 
+pytestmark = pytest.mark.runs_long(41)  # see conftest.pytest_collection_modifyitems
+
 DYNAMIC = Path("annotations") / "annotations averaged per song" / "dynamic (per second annotations)"
 
 

@@ -20,6 +20,8 @@ from kelcore.layers import ChainModel
 from kelcore.plugins import get_registry
 from kelcore.runs import build_model
 
+pytestmark = pytest.mark.runs_long(18)  # see conftest.pytest_collection_modifyitems
+
 MODEL_NAMES = ["dynamics", "emotion", "groove", "harmony", "melody"]
 DYN = kelcore.get_spec("DynamicsEngine")
 

@@ -13,6 +13,8 @@ import pytest
 
 from conftest import RTNEURAL_DIR, needs_rtneural, run_hostbench, run_kelcore
 
+pytestmark = pytest.mark.runs_long(34)  # see conftest.pytest_collection_modifyitems
+
 MODELS = ["EmotionRecognizer", "MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor"]
 FAST = ["--quick", "--iterations", "60"]
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.runs_long(22)  # see conftest.pytest_collection_modifyitems
+
 REPO = Path(__file__).resolve().parent.parent
 EXPORTER_DIST = "kel-plugin-rtneural"   # the exporter every job of examples/ uses
 TABLE_START = ("| model | model plugin | datasets (their plugin) | install from this repository: model, datasets, "

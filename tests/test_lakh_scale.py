@@ -9,6 +9,8 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = pytest.mark.runs_long(16)  # see conftest.pytest_collection_modifyitems
+
 pytest.importorskip("music21")
 
 

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+pytestmark = pytest.mark.runs_long(19)  # see conftest.pytest_collection_modifyitems
+
 pytest.importorskip("music21")
 
 import kel_plugin_melody.model as melody_model

@@ -15,6 +15,8 @@ import pytest
 
 from conftest import KELCORE_BIN
 
+pytestmark = pytest.mark.runs_long(25)  # see conftest.pytest_collection_modifyitems
+
 TOY_JOB = """
 [jobs.{name}]
 model = "toy-dynamics"

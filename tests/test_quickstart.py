@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.runs_long(78)  # see conftest.pytest_collection_modifyitems
 
 
 def test_quickstart_trains_all_five_beats_every_baseline_and_exports(kelcore, tmp_path):

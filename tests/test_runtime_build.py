@@ -11,7 +11,7 @@ import pytest
 
 from conftest import NO_RTNEURAL, RTNEURAL_DIR, run_kelcore
 
-pytestmark = [pytest.mark.skipif(RTNEURAL_DIR is None, reason=NO_RTNEURAL),
+pytestmark = [pytest.mark.runs_long(18), pytest.mark.skipif(RTNEURAL_DIR is None, reason=NO_RTNEURAL),
               pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")]
 JUCE_MODULES = Path("/usr/share/juce/modules")
 

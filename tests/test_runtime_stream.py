@@ -20,7 +20,7 @@ from conftest import NO_RTNEURAL, RTNEURAL_DIR, SHARED, run_kelcore
 
 REAL = SHARED / "data" / "real"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not present in this checkout")
-pytestmark = [pytest.mark.skipif(RTNEURAL_DIR is None, reason=NO_RTNEURAL)]
+pytestmark = [pytest.mark.runs_long(35), pytest.mark.skipif(RTNEURAL_DIR is None, reason=NO_RTNEURAL)]
 
 MIDI_MODELS = ("MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor")
 

@@ -13,6 +13,8 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = pytest.mark.runs_long(36)  # see conftest.pytest_collection_modifyitems
+
 MODEL_ONLY = [REPO, REPO / "plugins" / "kel-contracts", REPO / "plugins" / "kel-plugin-groove",
               REPO / "examples" / "third_party_model"]
 
