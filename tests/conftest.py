@@ -91,23 +91,24 @@ def install_fake_distributions(site: Path, names: list[str]) -> None:
         (info / "entry_points.txt").write_text(f"[kelcore]\n{entry} = {module}\n")
 
 
+def plugin_environment(root: Path, *dists: str, only: bool = True, **extra: str) -> dict[str, str]:
+    """Environment for a subprocess with the test plugins ``dists`` installed (dist-info folders under
+    ``root``/site); ``only`` restricts loading to them (no in-repo plugins); ``extra`` adds variables."""
+    site = root / "site"
+    install_fake_distributions(site, list(dists))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(TEST_PLUGINS), env.get("PYTHONPATH", "")])
+    if only:
+        env["KELCORE_LOAD_PLUGINS"] = ",".join(dists)
+    env.pop("KELCORE_STRICT_PLUGINS", None)
+    env.update(extra)
+    return env
+
+
 @pytest.fixture
 def plugin_env(tmp_path):
-    """``plugin_env(*dists, only=True)`` -> environment for a subprocess with those test
-    plugins installed; ``only`` restricts loading to them (no in-repo plugins)."""
-
-    def make(*dists: str, only: bool = True, **extra: str) -> dict[str, str]:
-        site = tmp_path / "site"
-        install_fake_distributions(site, list(dists))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(site), str(TEST_PLUGINS), env.get("PYTHONPATH", "")])
-        if only:
-            env["KELCORE_LOAD_PLUGINS"] = ",".join(dists)
-        env.pop("KELCORE_STRICT_PLUGINS", None)
-        env.update(extra)
-        return env
-
-    return make
+    """``plugin_env(*dists, only=True, **extra)`` -> plugin_environment in this test's temporary folder."""
+    return lambda *dists, only=True, **extra: plugin_environment(tmp_path, *dists, only=only, **extra)
 
 
 def run_kelcore(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import KELCORE_BIN
+from conftest import KELCORE_BIN, plugin_environment, run_kelcore
 from kelcore.training import CheckpointManager, EarlyStopping, TrainingMetrics
 
 pytestmark = pytest.mark.runs_long(37)  # see conftest.pytest_collection_modifyitems
@@ -66,10 +66,18 @@ def assert_same_weights(a: dict, b: dict) -> None:
         assert torch.equal(a[key], b[key]), f"{key} differs"
 
 
-def test_run_writes_a_complete_run_directory(kelcore, plugin_env, tmp_path):
-    result = kelcore("run", str(pipeline(tmp_path)), env=plugin_env("kel-test-plugin"))
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One uninterrupted 4-epoch run of the toy pipeline (its run directory and the command's result): the run
+    directory test reads it, and every interrupted-and-resumed run must end with its weights."""
+    root = tmp_path_factory.mktemp("straight")
+    result = run_kelcore("run", str(pipeline(root, epochs=4)), env=plugin_environment(root, "kel-test-plugin"))
     assert result.returncode == 0, result.stderr
-    run = only_run(tmp_path)
+    return only_run(root), result
+
+
+def test_run_writes_a_complete_run_directory(straight):
+    run, result = straight
     assert run.name.startswith("toy-")
     for name in ["pipeline.toml", "run.json", "environment.json", "report.json", "dyn/split.json",
                  "dyn/metrics.csv", "dyn/checkpoints/last.pt", "dyn/model.pt", "dyn/job.json", "dyn/result.json",
@@ -108,12 +116,9 @@ def wait_for(condition, timeout: float = 120) -> None:
 
 
 @pytest.mark.parametrize("how", ["kill", "ctrl-c"])
-def test_interrupted_run_resumes_to_the_same_weights(kelcore, plugin_env, tmp_path, how):
+def test_interrupted_run_resumes_to_the_same_weights(kelcore, plugin_env, tmp_path, how, straight):
     env = plugin_env("kel-test-plugin")
-    (tmp_path / "straight").mkdir()
     (tmp_path / "broken").mkdir()
-    straight = kelcore("run", str(pipeline(tmp_path / "straight", epochs=4)), env=env)
-    assert straight.returncode == 0, straight.stderr
 
     path = pipeline(tmp_path / "broken", slow_ms=25, epochs=4)
     process = start_run(env, path)
@@ -131,7 +136,7 @@ def test_interrupted_run_resumes_to_the_same_weights(kelcore, plugin_env, tmp_pa
     resumed = kelcore("run", str(path), "--resume", str(run), env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming at epoch" in resumed.stderr
-    assert_same_weights(weights(only_run(tmp_path / "straight")), weights(run))
+    assert_same_weights(weights(straight[0]), weights(run))
     rows = TrainingMetrics.read(run / "dyn" / "metrics.csv")
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
 
@@ -146,11 +151,10 @@ def saved_as_on_cuda(path: Path, monkeypatch) -> None:
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="proves a CUDA checkpoint resumes on a machine without CUDA")
-def test_a_run_interrupted_on_cuda_resumes_on_a_cpu_only_machine(kelcore, plugin_env, tmp_path, monkeypatch):
+def test_a_run_interrupted_on_cuda_resumes_on_a_cpu_only_machine(kelcore, plugin_env, tmp_path, monkeypatch,
+                                                                   straight):
     env = plugin_env("kel-test-plugin")
-    (tmp_path / "straight").mkdir()
     (tmp_path / "broken").mkdir()
-    assert kelcore("run", str(pipeline(tmp_path / "straight", epochs=4)), env=env).returncode == 0
     path = pipeline(tmp_path / "broken", slow_ms=25, epochs=4)
     process = start_run(env, path)
     last = lambda: next((tmp_path / "broken" / "runs").glob("*/dyn/checkpoints/last.pt"), None)  # noqa: E731
@@ -166,7 +170,7 @@ def test_a_run_interrupted_on_cuda_resumes_on_a_cpu_only_machine(kelcore, plugin
     resumed = kelcore("run", str(path), "--resume", str(run), env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming at epoch" in resumed.stderr
-    assert_same_weights(weights(only_run(tmp_path / "straight")), weights(run))
+    assert_same_weights(weights(straight[0]), weights(run))
 
 
 def test_resume_refuses_a_changed_pipeline(kelcore, plugin_env, tmp_path):
