@@ -118,6 +118,21 @@ def test_estimator_labels_a_piece_jointly_held_notes_do_not_start_a_chord_and_ba
     assert names(chord_labels(np.vstack([d_a, d_minor]), np.vstack([_bass(50), _bass(50)]))) == ["D:min", "D:min"]
 
 
+def test_estimator_keeps_the_chord_through_a_short_rest_but_not_a_long_or_outer_silence():
+    names = lambda labels: [HAR.CHORD_NAMES[int(c)] for c in labels]   # noqa: E731
+    c_major, g_major, rest = _profile({0: 1.0, 4: 1.0, 7: 1.0}), _profile({7: 1.0, 11: 1.0, 2: 1.0}), np.zeros((1, 12))
+    bass = {"C": _bass(48), "G": _bass(43), "-": np.zeros((1, 128))}
+
+    def label(steps: str) -> list[str]:
+        profiles = {"C": c_major, "G": g_major, "-": rest}
+        return names(chord_labels(np.vstack([profiles[s] for s in steps]), np.vstack([bass[s] for s in steps])))
+
+    short = "-" * HAR.REST_CARRY_STEPS
+    assert label("C" + short + "G") == ["C:maj"] * (1 + HAR.REST_CARRY_STEPS) + ["G:maj"]     # a breath: C goes on
+    assert label("C" + short + "-G") == ["C:maj"] + ["N"] * (1 + HAR.REST_CARRY_STEPS) + ["G:maj"]   # too long
+    assert label("-C-") == ["N", "C:maj", "N"]                              # before the first, after the last sound
+
+
 def test_melody_line_skips_an_instrument_doubling_the_voice(tmp_path):
     midi = mido.MidiFile(ticks_per_beat=480)
     tune = [67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 67, 69, 71, 69, 67, 66, 67, 62]

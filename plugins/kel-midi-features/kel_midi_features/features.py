@@ -259,8 +259,9 @@ def chord_labels(profiles: np.ndarray, pitches: np.ndarray | None = None,
     chord). The steps are labelled jointly: the templates maximising the sum of their scores less CHANGE_COST +
     HELD_CHANGE_COST x (held-over share) at every step whose chord differs from the step before (dynamic
     programming over the piece; a silent step costs no change). A major or minor triad whose third does not sound
-    takes its neighbour's chord on the same root. Silent steps are no chord; a chord covering less than OTHER_BELOW
-    of its step's energy is "other".
+    takes its neighbour's chord on the same root. Silent steps are no chord, except a rest of at most
+    REST_CARRY_STEPS steps between sounding steps, which keeps the chord before it; a chord covering less than
+    OTHER_BELOW of its step's energy is "other".
     """
     total = profiles.sum(axis=1)
     scores, on = template_scores(profiles, pitches)
@@ -271,7 +272,23 @@ def chord_labels(profiles: np.ndarray, pitches: np.ndarray | None = None,
     best = _joint_path(np.where(silent[:, None], 0.0, scores), change)
     labels = _bare_fifths_from_neighbours(TEMPLATE_CLASSES[best].copy(), profiles)
     labels[on[np.arange(len(best)), best] < HAR.OTHER_BELOW] = OTHER_CLASS
-    labels[silent] = NO_CHORD
+    return _rests_keep_the_chord(labels, silent)
+
+
+def _rests_keep_the_chord(labels: np.ndarray, silent: np.ndarray) -> np.ndarray:
+    """Silent steps are no chord, except a run of at most REST_CARRY_STEPS of them between two sounding steps (a
+    breath between phrases), which keeps the chord of the step before it: analysts write a chord as in force until
+    the next one."""
+    labels = labels.copy()
+    run_start = None
+    for t in range(len(silent) + 1):
+        if t < len(silent) and silent[t]:
+            run_start = t if run_start is None else run_start
+            continue
+        if run_start is not None:
+            inside = run_start > 0 and t < len(silent) and t - run_start <= HAR.REST_CARRY_STEPS
+            labels[run_start:t] = labels[run_start - 1] if inside else NO_CHORD
+            run_start = None
     return labels
 
 

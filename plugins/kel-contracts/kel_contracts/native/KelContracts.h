@@ -73,7 +73,7 @@ inline constexpr double kDoublingShare = 0.6;
 } // namespace melody
 
 namespace harmony {
-inline constexpr const char* kVersion = "3.3.0";
+inline constexpr const char* kVersion = "3.4.0";
 inline constexpr int kInputSize = 128;
 inline constexpr int kOutputSize = 64;
 inline constexpr double kNativeTolerance = 1e-06;
@@ -102,6 +102,7 @@ inline constexpr double kBassToneBonus = 0.0;
 inline constexpr double kSpecialPenalty = 10.0;
 inline constexpr double kChangeCost = 0.1;
 inline constexpr double kHeldChangeCost = 0.3;
+inline constexpr int kRestCarrySteps = 2;
 inline constexpr double kStepBeats = 1.0;
 inline constexpr int kMinBars = 4;
 } // namespace harmony
