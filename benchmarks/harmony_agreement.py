@@ -51,6 +51,7 @@ EXPERT_QUALITIES = {"maj": 0, "min": 1, "7": 2, "min7": 3, "dim": 4}
 CORPORA = ("bach", "monteverdi")
 PUBLISHED = "AugmentedNet (ISMIR 2021): 83-90 % root, 80-86 % quality per time step on its test sets"
 KINDS = ("beat", "half_bar", "bar")
+BOOTSTRAP = 2000    # resamplings of the pieces for the 95 % intervals
 SOUNDING_QUALITY = False    # --sounding-quality: expert quality as its chord sounds, out-of-vocabulary never agrees
 # the estimator's parameters searched by --choose-on (kel_contracts.harmony), each with the values tried
 SEARCH = {"OFF_PENALTY": (0.3, 0.4, 0.5), "SEVENTH_PENALTY": (0.1, 0.2, 0.3), "SPECIAL_PENALTY": (0.2, 10.0),
@@ -335,9 +336,10 @@ def read_pieces(corpus: str, pairs: list[tuple[Path, Path]]) -> tuple[list[Piece
 
 
 def agreement(pieces: list[Piece], kind: str = "beat") -> dict:
-    """Steps, root and root + quality agreement (shares) over ``pieces``, and per piece. Where the expert's chord
-    is outside the 64-class vocabulary (augmented, Italian sixth, ...), only its root is compared, for both
-    figures; with SOUNDING_QUALITY (the definition before 3.3.0) such a step never agrees."""
+    """Steps, root and root + quality agreement (shares, with 95 % intervals over pieces) over ``pieces``, and per
+    piece. Where the expert's chord is outside the 64-class vocabulary (augmented, Italian sixth, ...), only its
+    root is compared, for both figures; with SOUNDING_QUALITY (the definition before 3.3.0) such a step never
+    agrees."""
     total = Counter()
     rows = {}
     for piece in pieces:
@@ -354,7 +356,29 @@ def agreement(pieces: list[Piece], kind: str = "beat") -> dict:
         counts = Counter(steps=len(theirs), root=int(np.sum(root)), exact=int(np.sum(exact)))
         total.update(counts)
         rows[piece.name] = share(counts)
-    return {**share(total), "pieces": rows}
+    row = {**share(total), "pieces": rows}
+    return {**row, "interval": intervals(row)}
+
+
+def intervals(row: dict, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """95 % bootstrap intervals (pieces resampled, BOOTSTRAP draws) of the root and root + quality agreement of
+    ``row`` (overall shares and per piece, as :func:`agreement` makes them)."""
+    pieces = list(row["pieces"].values())
+    steps = np.array([piece["steps"] for piece in pieces], float)
+    draws = np.random.default_rng(seed).integers(0, len(pieces), (BOOTSTRAP, len(pieces)))
+    out = {}
+    for key in ("root", "root_quality"):
+        hits = np.array([piece[key] for piece in pieces]) * steps
+        values = hits[draws].sum(axis=1) / np.maximum(steps[draws].sum(axis=1), 1)
+        out[key] = (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+    return out
+
+
+def figures(row: dict) -> str:
+    """Root and root + quality of an :func:`agreement` row, each with its 95 % interval (pieces resampled)."""
+    spread = row["interval"]
+    return ", ".join(f"{name} {100 * row[key]:.1f} % ({100 * spread[key][0]:.1f}-{100 * spread[key][1]:.1f})"
+                     for name, key in (("root", "root"), ("root+quality", "root_quality")))
 
 
 def share(counts: Counter) -> dict:
@@ -422,9 +446,12 @@ def print_corpus(corpus: str, row: dict, per_piece: bool) -> None:
                   f"{100 * piece['root_quality']:5.1f} %")
     for kind in KINDS:
         cell = row[kind]
-        contract = "  <- contract step" if kind == "beat" else ""
-        print(f"  {kind:8s} {cell['steps']:6d} steps  root {100 * cell['root']:5.1f} %  root+quality "
-              f"{100 * cell['root_quality']:5.1f} %{contract}")
+        if kind == "beat":
+            print(f"  {kind:8s} {cell['steps']:6d} steps  {figures(cell)}  <- contract step (95 % intervals, "
+                  f"pieces resampled)")
+        else:
+            print(f"  {kind:8s} {cell['steps']:6d} steps  root {100 * cell['root']:5.1f} %  root+quality "
+                  f"{100 * cell['root_quality']:5.1f} %")
     print("  target qualities (beat): " + ", ".join(f"{q} {100 * s:.1f} %" for q, s in
                                                    row["target_qualities"].items()))
 
@@ -470,15 +497,13 @@ def main(argv: list[str] | None = None) -> int:
         chosen, fitted = choose(pieces[tuned_on])
         record = result.setdefault("chosen_on", {})[tuned_on] = {"parameters": chosen, "fitted": fitted}
         print(f"parameters chosen on {tuned_on} ({len(list(itertools.product(*SEARCH.values())))} "
-              f"tried): {chosen}: there root {100 * fitted['root']:.1f} %, root+quality "
-              f"{100 * fitted['root_quality']:.1f} %")
+              f"tried): {chosen}: there {figures(fitted)}")
         with estimator(chosen):
             for corpus in result["corpora"]:
                 if corpus != tuned_on:
                     row = agreement(pieces[corpus])
                     record[corpus] = row
-                    print(f"  reported on {corpus} (not tuned on): root {100 * row['root']:.1f} %, root+quality "
-                          f"{100 * row['root_quality']:.1f} % per beat")
+                    print(f"  reported on {corpus} (not tuned on): {figures(row)} per beat")
             print_sus(f"the parameters chosen on {tuned_on}", pieces, record.setdefault("sus_flipped", {}))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -168,6 +168,13 @@ def test_harmony_agreement_quick_mode_meets_the_targets(tmp_path):
     assert monteverdi["pieces"] == 2 and monteverdi["beat"]["steps"] > 500       # madrigal.3.1 on one bar grid
     assert monteverdi["beat"]["root"] >= 0.7
     assert "AugmentedNet" in done.stdout and "monteverdi:" in done.stdout
+    for corpus in (bach, monteverdi):       # 95 % intervals over pieces: around the figure, no wider than the pieces
+        beat = corpus["beat"]
+        for key in ("root", "root_quality"):
+            low, high = beat["interval"][key]
+            shares = [piece[key] for piece in beat["pieces"].values()]
+            assert min(shares) <= low <= beat[key] <= high <= max(shares) and low < high
+    assert f"root {100 * bach['beat']['root']:.1f} % (" in done.stdout      # printed with its interval
 
 
 def test_an_analysis_with_a_repeat_is_laid_on_the_score_that_writes_it_out():
