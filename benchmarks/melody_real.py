@@ -289,9 +289,11 @@ def _train_fold(job: tuple) -> dict:
     """Worker: train on one fold's training tunes, early-stopped on its validation tunes, and score its test tunes
     (each run whole from a fresh state). Top-level so that folds can run in parallel processes (``--jobs``)."""
     (fold, train, extra, left_out, validation, test, normalization, report, model_options, trainer_options, seed,
-     run_dir, finetune_lr) = job
+     run_dir, finetune_lr, pretrained) = job
     torch.set_num_threads(1)
     model = build_model(MelodyTransformer, model_options, seed=seed + fold)
+    if pretrained is not None:      # every fold starts from the one model pretrained outside the corpus
+        model.load_state_dict(pretrained)
     torch.manual_seed(seed + fold)
     started = time.perf_counter()
     result = DefaultTrainer(trainer_options).fit(model, PreparedData(train + extra, validation, test, normalization,
@@ -333,7 +335,7 @@ def _fold_results(work_items: list, jobs: int):
 def cross_validate(sequences: list, data: PreparedData, folds: int, model_options, trainer_options, seed: int,
                    work: Path, label: str, jobs: int = 1, only: list[int] | None = None,
                    save: Path | None = None, extra: list = (), validate_on: str = "corpus",
-                   finetune_lr: float | None = None) -> dict:
+                   finetune_lr: float | None = None, pretrained: dict | None = None) -> dict:
     """k-fold CV over tune groups: fold i is the test set, fold i+1 the validation set (early stopping), the rest
     training, plus the ``extra`` pieces outside the fold's test and validation tune groups (:func:`fold_sets`).
     Prints one line per fold; returns the pooled figures."""
@@ -347,7 +349,7 @@ def cross_validate(sequences: list, data: PreparedData, folds: int, model_option
         train, kept, valid, test = fold_sets(sequences, split, fold, extra, validate_on, seed)
         work_items.append((fold, train, kept, len(extra) - len(kept) - (len(valid) if validate_on == "extra" else 0),
                            valid, test, data.normalization, data.report, model_options, trainer_options, seed,
-                           work / f"{label}-fold{fold}", finetune_lr))
+                           work / f"{label}-fold{fold}", finetune_lr, pretrained))
     results = []
     base_nll = base_right = 0.0
     for row in _fold_results(work_items, jobs):
@@ -387,11 +389,36 @@ def pooled(results: list[dict], folds: int, seed: int = 0) -> dict:
             "tunes": len(notes_all), "folds": folds, "folds_run": len(results)}
 
 
+def pretrain_outside(tunes: list, corpus: list, data: PreparedData, model_options, trainer_options, epochs: int,
+                     seed: int, run_dir: Path) -> tuple[dict, str]:
+    """One model trained on ``tunes`` alone, less every tune in a tune group with a piece of ``corpus`` (each is a
+    test piece in some fold), early-stopped on a seeded twentieth of those tune groups: the weights every fold of
+    the cross-validation starts from (no corpus piece is seen). Returns its state and a line saying what it did."""
+    kept = without_held_out_tunes(list(tunes), corpus)
+    groups = sorted({s.group for s in kept})
+    held = set(np.random.default_rng(seed).permutation(groups)[:max(1, len(groups) // 20)])
+    train = [s for s in kept if s.group not in held]
+    valid = [s for s in kept if s.group in held]
+    model = build_model(MelodyTransformer, model_options, seed=seed)
+    torch.manual_seed(seed)
+    started = time.perf_counter()
+    result = DefaultTrainer(trainer_options.model_copy(update={"epochs": epochs})).fit(
+        model, PreparedData(train, valid, valid, data.normalization, data.report),
+        RunContext(run_dir=run_dir, seed=seed, job="melody"))
+    line = (f"pretrained on {len(train)} tunes ({sum(len(s.inputs) for s in train)} notes; {len(tunes) - len(kept)} "
+            f"left out: a tune group of the corpus), early-stopped on {len(valid)}: best epoch {result.best_epoch} "
+            f"of {result.epochs}, {result.test_metrics['bits_per_note']:.3f} bits per note on those, "
+            f"{time.perf_counter() - started:.0f} s")
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}, line
+
+
 def run_cv(args, settings: dict, model_options, trainer_options, work: Path) -> int:
     """The field's protocol on one corpus: k-fold CV over tune groups, with the key as the plugin supplies it and
     (``--keys past``) estimated from past notes only."""
     if args.folds < 3:
         raise SystemExit("--folds: at least 3 (one fold tests, the next validates, the rest train)")
+    if args.cv_pretrain and args.pretrain_epochs < 1:
+        raise SystemExit("--cv-pretrain: needs --pretrain-epochs (at least 1)")
     if args.cv_validation == "extra" and not args.cv_extra:
         raise SystemExit("--cv-validation extra: needs --cv-extra (the pieces to validate on)")
     collections, files, published = corpus_selection(args.cv_corpus)
@@ -425,6 +452,11 @@ def run_cv(args, settings: dict, model_options, trainer_options, work: Path) -> 
             more = prepared.train + prepared.validation + prepared.test
         taken = {s.track_id for s in extra} | corpus_ids
         extra += [s for s in more if s.track_id not in taken]      # a piece of the corpus is never extra too
+    outside = []
+    for name in args.cv_pretrain:
+        prepared = prepare([name], args.pretrain_root or work / f"pretrain-{name}", cache, args.max_pieces,
+                           work / f"pretrain-data-{name}", args.seed)
+        outside += prepared.train + prepared.validation + prepared.test
     groups = len({s.group for s in sequences})
     print(f"cross-validation: {args.cv_corpus} ({', '.join(collections)}"
           f"{f', {len(files)} source files' if files is not None else ''}): {len(sequences)} tunes in {groups} tune "
@@ -444,10 +476,16 @@ def run_cv(args, settings: dict, model_options, trainer_options, work: Path) -> 
         print(f"{label}:")
         chosen = sequences if key == "plugin" else [past_notes_key(s) for s in sequences]
         more = extra if key == "plugin" else [past_notes_key(s) for s in extra]
+        pretrained = None
+        if outside:
+            pretrained, line = pretrain_outside(outside if key == "plugin" else [past_notes_key(s) for s in outside],
+                                                chosen, data, model_options, trainer_options, args.pretrain_epochs,
+                                                args.seed, work / f"{key}-pretrain")
+            print(f"  {', '.join(args.cv_pretrain)}: {line}", flush=True)
         save = args.save_folds.with_name(f"{args.save_folds.stem}-{key}{args.save_folds.suffix}") \
             if args.save_folds else None
         row = cross_validate(chosen, data, args.folds, model_options, trainer_options, args.seed, work, key,
-                             args.jobs, args.only_folds, save, more, args.cv_validation, args.finetune_lr)
+                             args.jobs, args.only_folds, save, more, args.cv_validation, args.finetune_lr, pretrained)
         print_pooled(args.cv_corpus, label, row)
     print(published)
     return 0
@@ -518,6 +556,10 @@ def main(argv: list[str] | None = None) -> int:
                         "corpus (extra: every other fold trains)")
     parser.add_argument("--finetune-lr", type=float, help="with --cv-extra: then train on the corpus's training "
                         "pieces alone, from the best weights, at this learning rate")
+    parser.add_argument("--cv-pretrain", nargs="+", default=[], metavar="COLLECTION", help="with --cv-corpus: "
+                        "first train one model on these collections alone (less every tune in a tune group with a "
+                        "corpus piece) for --pretrain-epochs epochs; every fold starts from its weights")
+    parser.add_argument("--pretrain-root", type=Path, help="with --cv-pretrain: the converted collection's folder")
     parser.add_argument("--keys", nargs="+", choices=("plugin", "past"), default=["plugin", "past"],
                         help="with --cv-corpus: the key input as the plugin supplies it, and/or estimated from past "
                              "notes only")

@@ -265,3 +265,45 @@ def test_melody_real_quick_cv_extra_trains_on_the_other_chorales_without_leaking
             validation = {p for p, _ in row["pieces"]["validation"]}
             assert validation and not {p.split("/")[1] for p in validation} & inside
             assert not validation & {p for p, _ in extra}
+
+
+def test_pretraining_outside_the_corpus_leaves_out_its_tunes_and_every_fold_starts_from_its_weights(tmp_path,
+                                                                                                    monkeypatch):
+    """--cv-pretrain: the pretraining tunes lose every tune of the corpus's tune groups (here a corpus melody under
+    another collection's group id), the model trains, and a fold's training starts from exactly its weights."""
+    from kelcore.api import PreparedData, Sequence
+
+    bench = _melody_real()
+    rng = np.random.default_rng(3)
+    width = melody_model.SPEC.input_size
+
+    def tune(name: str, group: str, melody) -> Sequence:
+        melody = np.asarray(melody, np.float32)
+        return Sequence(name, rng.random((len(melody), width)).astype(np.float32), melody[:, None], group)
+
+    melodies = [60 + rng.integers(-5, 6, 30).cumsum() % 24 for _ in range(26)]
+    corpus = [tune(f"chorales/bwv{300 + i}", f"chorales/g{i}", melodies[i]) for i in range(6)]
+    outside = [tune(f"essen/t{i}", f"essen/g{i}", melodies[i]) for i in range(6, 26)]
+    outside.append(tune("essen/twin", "essen/twin", melodies[0]))     # a corpus tune in another collection
+    seen: list[tuple[list[str], dict]] = []
+
+    class Recording(bench.DefaultTrainer):
+        def fit(self, model, data, context):
+            seen.append(([s.track_id for s in data.train + data.validation],
+                         {k: v.detach().clone() for k, v in model.state_dict().items()}))
+            return super().fit(model, data, context)
+
+    monkeypatch.setattr(bench, "DefaultTrainer", Recording)
+    options = bench.DefaultTrainerOptions(epochs=1, window=8, batch_size=4, device="cpu", tensorboard=False,
+                                          keep_best=0)
+    model_options = MelodyTransformer.Options()
+    data = PreparedData(corpus, [], [])
+    state, line = bench.pretrain_outside(outside, corpus, data, model_options, options, 1, 0, tmp_path / "pre")
+    assert "1 left out" in line and "pretrained on" in line
+    assert "essen/twin" not in seen[0][0] and len(seen[0][0]) == 20 and not any("chorales" in t for t in seen[0][0])
+    fresh = bench.build_model(MelodyTransformer, model_options, seed=0).state_dict()
+    assert any(not torch.equal(state[k], fresh[k]) for k in state)                      # it trained
+    job = (0, corpus[:4], [], 0, corpus[4:5], corpus[5:], {}, None, model_options, options, 0, tmp_path / "fold",
+           None, state)
+    bench._train_fold(job)
+    assert all(torch.equal(seen[1][1][k], state[k]) for k in state)     # the fold started from the pretrained weights
