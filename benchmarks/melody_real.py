@@ -23,11 +23,14 @@ the plugin supplies it (the piece's) and estimated from past notes only, the pub
     python benchmarks/melody_real.py --cv-corpus essen:kinder0 --root /tmp/m21-kinder  # one Essen set (213 tunes)
     ... --jobs 3 (folds in parallel processes) --only-folds 0 1 --save-folds f.json; --combine f-*.json (pool runs)
     python benchmarks/melody_real.py --cv-corpus idyom185 --cv-extra chorales-outside ...  # + the other 224 chorales
+    python benchmarks/melody_real.py --cv-corpus idyom185 ... --cv-pretrain essen --pretrain-epochs 12  # Essen first
 
 --cv-extra adds pieces outside the corpus to every fold's training (chorales-outside: every chorale file but the
 idyom185 ones; or a collection), less those in a tune group with one of the fold's test or validation pieces;
 --cv-validation extra early-stops on extra pieces instead (every other fold trains); --finetune-lr then trains on
-the corpus alone at a lower learning rate. Not Pearce's protocol (he trains on the corpus alone): say so beside it.
+the corpus alone at a lower learning rate; --cv-pretrain first trains one model on another collection (less every
+tune of the corpus's tune groups) that every fold starts from. Not Pearce's protocol (he trains on the corpus alone):
+say so beside it.
 
 Extra training data leaves out every tune the dataset's grouping puts with a validation or test piece (two folk tunes
 are chorale melodies). A root is converted on first use (all 410 chorales ~68 s, all 11,538 folk tunes ~27 min with
