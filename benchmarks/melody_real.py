@@ -19,7 +19,7 @@ over all test notes with a 95 % interval (pieces resampled), top-1 and the bigra
 the plugin supplies it (the piece's) and estimated from past notes only, the published figures beside them:
 
     python benchmarks/melody_real.py --cv-corpus idyom185 --root /tmp/m21-chorales     # BWV 253-438, 10 folds
-    python benchmarks/melody_real.py --cv-corpus chorales --root /tmp/m21-chorales     # all 410 chorales
+    python benchmarks/melody_real.py --cv-corpus chorales --root /tmp/m21-chorales     # all 409 chorales
     python benchmarks/melody_real.py --cv-corpus essen:kinder0 --root /tmp/m21-kinder  # one Essen set (213 tunes)
     ... --jobs 3 (folds in parallel processes) --only-folds 0 1 --save-folds f.json; --combine f-*.json (pool runs)
     python benchmarks/melody_real.py --cv-corpus idyom185 --cv-extra chorales-outside ...  # + the other 224 chorales
@@ -33,7 +33,7 @@ tune of the corpus's tune groups) that every fold starts from. Not Pearce's prot
 say so beside it.
 
 Extra training data leaves out every tune the dataset's grouping puts with a validation or test piece (two folk tunes
-are chorale melodies). A root is converted on first use (all 410 chorales ~68 s, all 11,538 folk tunes ~27 min with
+are chorale melodies). A root is converted on first use (all 409 chorales ~68 s, all 11,538 folk tunes ~27 min with
 one worker) and reused after. One thread by default (--threads): the figures in docs/ML_TRAINING_GUIDE.md were
 measured so, on a machine shared with other work.
 """

@@ -280,3 +280,17 @@ def test_a_refused_score_is_counted_as_unsupported_with_its_reason(tmp_path):
         assert result.kind == "unsupported" and result.reason == reason
     assert extract(Track("y", tmp_path / "y.mxl", "y", labels="music21 could not parse it: X"),
                    {"task": "melody"}).kind == "corrupt"
+
+
+def test_the_chorales_collection_refuses_bach_files_that_are_not_chorales(tmp_path):
+    """music21's bach folder holds the Well-Tempered Clavier's C major prelude (bwv846, two piano staves) beside
+    the chorales: counted as refused, with its parts named, and never a melody to train on."""
+    from kel_plugin_music21_corpus.dataset import NOT_A_CHORALE
+
+    index = materialise(tmp_path, ["chorales"], workers=1, files=["bwv846", "bwv1.6"])
+    problems = {p["id"]: p.get("problem") for p in index["pieces"]}
+    assert problems == {"chorales/bwv1.6": None, "chorales/bwv846": f"{NOT_A_CHORALE}: parts Piano, Piano"}
+    dataset = Music21CorpusDataset(Music21CorpusDataset.Options(root=tmp_path, files=["bwv846", "bwv1.6"],
+                                                                cache_dir=tmp_path / "c", workers=1))
+    report = dataset.prepare(RunContext(run_dir=tmp_path / "run", seed=0, job="t")).report
+    assert report.usable == 1 and report.unsupported == 1

@@ -20,7 +20,7 @@ import mido
 
 TICKS = 480
 VELOCITY = 80
-CONVERTER_VERSION = 3     # 3: every part on one bar grid (repaired or refused)
+CONVERTER_VERSION = 4     # 3: every part on one bar grid (repaired or refused); 4: a "chorale" without soprano refused
 
 
 def _signature_of(length: Fraction) -> tuple[int, int]:

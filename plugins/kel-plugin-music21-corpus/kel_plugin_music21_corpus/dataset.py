@@ -30,6 +30,7 @@ from .convert import CONVERTER_VERSION, BarGridError, one_bar_grid, write_score
 TASKS = {"melody": "MelodyTransformer", "harmony": "HarmonyPredictor"}
 INDEX_FILE = "music21corpus.json"
 DRIFTING = "parts drift apart (no common bar grid)"   # the problem of a refused score, as counted
+NOT_A_CHORALE = "not a chorale (no soprano part)"    # music21's bach folder also holds bwv846, a keyboard prelude
 # collection -> (folder of music21's corpus, file patterns, files to leave out)
 COLLECTIONS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "chorales": ("bach", ("*.mxl", "*.xml"), ()),
@@ -107,6 +108,11 @@ def _fingerprint(path: Path) -> list[int] | None:
     return [int(p) for p in line.pitch]
 
 
+def _has_soprano(score) -> bool:
+    """A chorale's melody is its soprano; a score with no part so named is something else."""
+    return any("soprano" in str(part.partName or "").lower() for part in score.parts)
+
+
 def convert_source(job: tuple[str, str, str, int | None]) -> list[dict]:
     """Worker: the pieces of one corpus file (an opus holds many; at most ``limit``) -> MIDI under ``out``; never
     raises."""
@@ -130,6 +136,10 @@ def convert_source(job: tuple[str, str, str, int | None]) -> list[dict]:
         if not title and collection == "chorales":
             title = chorale_title(source_path.stem)
         entry = {**base, "id": piece_id, "title": str(title)}
+        if collection == "chorales" and not _has_soprano(score):
+            parts = ", ".join(str(part.partName or part.id) for part in score.parts)
+            pieces.append({**entry, "problem": f"{NOT_A_CHORALE}: parts {parts}"})
+            continue
         try:
             repairs = one_bar_grid(score)
         except BarGridError as exc:
@@ -234,8 +244,10 @@ def _harmony(song, *_):
 
 
 def _refused(problem: str) -> Extracted:
-    """A piece the conversion refused: a score whose parts drift apart is unsupported, an unreadable one corrupt."""
-    return Extracted(kind="unsupported" if problem.startswith(DRIFTING) else "corrupt", reason=problem)
+    """A piece the conversion refused: a score whose parts drift apart, or that is not of its collection, is
+    unsupported; an unreadable one corrupt."""
+    unsupported = problem.startswith((DRIFTING, NOT_A_CHORALE))
+    return Extracted(kind="unsupported" if unsupported else "corrupt", reason=problem)
 
 
 def extract(track: Track, config: Any) -> Extracted:
